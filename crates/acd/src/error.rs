@@ -1,0 +1,26 @@
+//! Errors the router returns for inputs that do not fit its state. An input that is
+//! rejected changes nothing.
+
+use crate::types::{AgentId, ContactId, QueueId};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    #[error("unknown queue {0}")]
+    UnknownQueue(QueueId),
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentId),
+    #[error("unknown contact {0}")]
+    UnknownContact(ContactId),
+    #[error("contact {0} is already in the router")]
+    DuplicateContact(ContactId),
+    #[error("contact {contact} is not offered to agent {agent}")]
+    NotOffered { contact: ContactId, agent: AgentId },
+    #[error("agent {agent} has no after-call work for contact {contact}")]
+    NotInWrapUp { contact: ContactId, agent: AgentId },
+    #[error("agent {0} still has a connected contact or after-call work")]
+    AgentBusy(AgentId),
+    #[error("queue {0} still has contacts or members")]
+    QueueInUse(QueueId),
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
