@@ -1,0 +1,224 @@
+//! A contact's lifecycle and the kinds of events on its timeline.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// 受電: the customer reached out.
+    Inbound,
+    /// 発信: the center reached out.
+    Outbound,
+}
+
+impl Direction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Direction::Inbound, Direction::Outbound]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// Where a contact is in its life. The first four are open; the rest are final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactStatus {
+    /// Waiting in a queue (possibly after a failed offer).
+    Queued,
+    /// Offered to one or more agents, ringing.
+    Offered,
+    /// An agent is working on it (talking, chatting, doing the task).
+    Connected,
+    /// Over for the customer; the agent is in after-call work (後処理).
+    WrapUp,
+    /// Handled and wrapped up.
+    Completed,
+    /// The customer left (or the task was cancelled) before an agent took it: 放棄.
+    Abandoned,
+    /// Waited the queue's maximum with nowhere to overflow to.
+    TimedOut,
+}
+
+impl ContactStatus {
+    pub const ALL: [ContactStatus; 7] = [
+        ContactStatus::Queued,
+        ContactStatus::Offered,
+        ContactStatus::Connected,
+        ContactStatus::WrapUp,
+        ContactStatus::Completed,
+        ContactStatus::Abandoned,
+        ContactStatus::TimedOut,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContactStatus::Queued => "queued",
+            ContactStatus::Offered => "offered",
+            ContactStatus::Connected => "connected",
+            ContactStatus::WrapUp => "wrap_up",
+            ContactStatus::Completed => "completed",
+            ContactStatus::Abandoned => "abandoned",
+            ContactStatus::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            ContactStatus::Queued
+                | ContactStatus::Offered
+                | ContactStatus::Connected
+                | ContactStatus::WrapUp
+        )
+    }
+
+    pub const fn label_ja(self) -> &'static str {
+        match self {
+            ContactStatus::Queued => "待ち呼",
+            ContactStatus::Offered => "着信中",
+            ContactStatus::Connected => "対応中",
+            ContactStatus::WrapUp => "後処理中",
+            ContactStatus::Completed => "完了",
+            ContactStatus::Abandoned => "放棄",
+            ContactStatus::TimedOut => "待ち時間超過",
+        }
+    }
+}
+
+/// One entry of a contact's timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    /// Entered a queue (the event's queue).
+    Queued,
+    /// Offered to the event's agent.
+    Offered,
+    Accepted,
+    Rejected,
+    /// The agent did not answer the offer in time.
+    OfferTimedOut,
+    /// The offer was taken back (another agent accepted, the agent went not-ready, …).
+    OfferWithdrawn,
+    /// Waits again after a failed offer, at the front.
+    Requeued,
+    /// Talking / working with the event's agent.
+    Connected,
+    Held,
+    Resumed,
+    /// Moved to another queue or agent by the agent.
+    Transferred,
+    /// Waited the maximum and moved to the event's queue (the overflow target).
+    Overflowed,
+    /// Waited the maximum with nowhere to go.
+    MaxWaitReached,
+    /// The customer left before an agent took it.
+    Abandoned,
+    /// The conversation is over.
+    Ended,
+    /// After-call work finished (with a disposition, possibly).
+    AcwDone,
+    /// The server restarted while the contact was open; what happened to it is in the data.
+    Recovered,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 18] = [
+        EventKind::Created,
+        EventKind::Queued,
+        EventKind::Offered,
+        EventKind::Accepted,
+        EventKind::Rejected,
+        EventKind::OfferTimedOut,
+        EventKind::OfferWithdrawn,
+        EventKind::Requeued,
+        EventKind::Connected,
+        EventKind::Held,
+        EventKind::Resumed,
+        EventKind::Transferred,
+        EventKind::Overflowed,
+        EventKind::MaxWaitReached,
+        EventKind::Abandoned,
+        EventKind::Ended,
+        EventKind::AcwDone,
+        EventKind::Recovered,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Queued => "queued",
+            EventKind::Offered => "offered",
+            EventKind::Accepted => "accepted",
+            EventKind::Rejected => "rejected",
+            EventKind::OfferTimedOut => "offer_timed_out",
+            EventKind::OfferWithdrawn => "offer_withdrawn",
+            EventKind::Requeued => "requeued",
+            EventKind::Connected => "connected",
+            EventKind::Held => "held",
+            EventKind::Resumed => "resumed",
+            EventKind::Transferred => "transferred",
+            EventKind::Overflowed => "overflowed",
+            EventKind::MaxWaitReached => "max_wait_reached",
+            EventKind::Abandoned => "abandoned",
+            EventKind::Ended => "ended",
+            EventKind::AcwDone => "acw_done",
+            EventKind::Recovered => "recovered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub const fn label_ja(self) -> &'static str {
+        match self {
+            EventKind::Created => "作成",
+            EventKind::Queued => "キュー投入",
+            EventKind::Offered => "着信通知",
+            EventKind::Accepted => "応答",
+            EventKind::Rejected => "拒否",
+            EventKind::OfferTimedOut => "無応答",
+            EventKind::OfferWithdrawn => "着信取消",
+            EventKind::Requeued => "再キュー",
+            EventKind::Connected => "接続",
+            EventKind::Held => "保留",
+            EventKind::Resumed => "保留解除",
+            EventKind::Transferred => "転送",
+            EventKind::Overflowed => "オーバーフロー",
+            EventKind::MaxWaitReached => "最大待ち時間超過",
+            EventKind::Abandoned => "放棄",
+            EventKind::Ended => "終了",
+            EventKind::AcwDone => "後処理完了",
+            EventKind::Recovered => "再起動後の復旧",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for s in ContactStatus::ALL {
+            assert_eq!(ContactStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+}
