@@ -9,7 +9,7 @@ use crate::Store;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
     /// Inserts the contact or overwrites every column of it.
-    Contact(ContactRow),
+    Contact(Box<ContactRow>),
     Event(ContactEventRow),
     /// Records an agent state change and makes it the agent's current state.
     AgentState(AgentStateRow),

@@ -308,7 +308,7 @@ async fn customers_and_lookup(s: Store) {
     s.create_queue(&q).await.unwrap();
     let mut contact = contact_row(&s, &t, q.id, "completed");
     contact.customer_id = Some(c.customer.id);
-    s.apply(&[Write::Contact(contact.clone())]).await.unwrap();
+    s.apply(&[Write::Contact(Box::new(contact.clone()))]).await.unwrap();
     assert_eq!(
         s.customer_contacts(t.id, c.customer.id, 10)
             .await
@@ -345,7 +345,7 @@ async fn batches_are_atomic(s: Store) {
         data: None,
     };
     s.apply(&[
-        Write::Contact(c.clone()),
+        Write::Contact(Box::new(c.clone())),
         Write::Event(ev(&s, "created", T)),
         Write::Event(ev(&s, "queued", T)),
     ])
@@ -367,7 +367,7 @@ async fn batches_are_atomic(s: Store) {
     };
     assert!(s
         .apply(&[
-            Write::Contact(offered),
+            Write::Contact(Box::new(offered)),
             Write::Event(ev(&s, "offered", T + 1)),
             Write::AgentState(bad_state)
         ])
@@ -383,7 +383,7 @@ async fn batches_are_atomic(s: Store) {
     done.status = "abandoned".into();
     done.ended_at = Some(T + 30_000);
     s.apply(&[
-        Write::Contact(done),
+        Write::Contact(Box::new(done)),
         Write::Event(ev(&s, "abandoned", T + 30_000)),
     ])
     .await
