@@ -1,0 +1,970 @@
+//! The tenant actor.
+//!
+//! Every step follows the same order: read the clock once; fire the router's due timers;
+//! apply the command (the router first — it refuses bad inputs without changing anything —
+//! then the rows); carry out the router's actions; commit everything in one transaction;
+//! only then publish live events and answer. If the commit fails, the actor rebuilds its
+//! state from the database (what is durable is the truth) and answers "unavailable".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tracing::{error, info, warn};
+use tsunagu_acd::{
+    Action, AgentId, AgentStats, AgentStatus, Assignment, Channel, ContactId, ContactSpec, ContactView as RouterContact,
+    Presence, QueueId, Router, RouterConfig, RouterError,
+};
+use tsunagu_domain::contact::{ContactStatus, EventKind};
+use tsunagu_domain::reason::MISSED_OFFERS;
+use tsunagu_domain::validate::FieldErrors;
+use tsunagu_store::rows::*;
+use tsunagu_store::{Store, Write};
+
+use super::events::{Audience, Envelope, LiveEvent};
+use super::mapping::{agent_config, queue_config, Requirement};
+use super::step::Step;
+use super::{CenterError, CenterResult, Clock, Command};
+use crate::dto::{ts, AgentStateView, ContactView};
+
+/// A contact to create (validated by the caller: queue and customer belong to the tenant).
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    pub channel: Channel,
+    pub direction: String,
+    pub queue_id: i64,
+    pub customer_id: Option<i64>,
+    pub customer_address: Option<String>,
+    pub priority: i64,
+    pub subject: Option<String>,
+    pub attributes: serde_json::Value,
+    pub requirements: Vec<Requirement>,
+    pub created_by: Option<i64>,
+}
+
+/// What agents (or supervisors on their behalf) do.
+#[derive(Clone, Debug)]
+pub enum AgentCommand {
+    SetPresence { agent_id: i64, presence: Presence, reason: Option<String>, by_user: i64 },
+    Accept { contact_id: i64, agent_id: i64 },
+    Reject { contact_id: i64, agent_id: i64 },
+    /// End a contact: the agent's conversation is over, or (before any agent took it) the
+    /// contact is cancelled.
+    End { contact_id: i64, agent_id: Option<i64>, by_user: i64, reason: Option<String> },
+    WrapUp { contact_id: i64, agent_id: i64, disposition: Option<String>, note: Option<String>, by_user: i64 },
+}
+
+/// The live picture of a tenant.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub now: i64,
+    /// (queue id, waiting, offered, connected, oldest entered-at)
+    pub queues: Vec<(i64, u32, u32, u32, Option<i64>)>,
+    pub agents: Vec<AgentStateView>,
+}
+
+struct AgentLive {
+    user_id: i64,
+    username: String,
+    display_name: String,
+    presence: Presence,
+    reason: Option<String>,
+    status: AgentStatus,
+    since: i64,
+}
+
+impl AgentLive {
+    fn view(&self, agent_id: i64) -> AgentStateView {
+        AgentStateView {
+            agent_id,
+            user_id: self.user_id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            presence: presence_str(self.presence).into(),
+            reason: self.reason.clone(),
+            status: self.status.as_str().into(),
+            since: ts(self.since),
+        }
+    }
+}
+
+fn presence_str(p: Presence) -> &'static str {
+    match p {
+        Presence::Offline => "offline",
+        Presence::Available => "available",
+        Presence::NotReady => "not_ready",
+    }
+}
+
+pub fn parse_presence(s: &str) -> Option<Presence> {
+    match s {
+        "offline" => Some(Presence::Offline),
+        "available" => Some(Presence::Available),
+        "not_ready" => Some(Presence::NotReady),
+        _ => None,
+    }
+}
+
+fn parse_status(s: &str) -> AgentStatus {
+    match s {
+        "available" => AgentStatus::Available,
+        "not_ready" => AgentStatus::NotReady,
+        "offered" => AgentStatus::Offered,
+        "busy" => AgentStatus::Busy,
+        "acw" => AgentStatus::AfterCallWork,
+        _ => AgentStatus::Offline,
+    }
+}
+
+pub struct TenantActor {
+    tenant: TenantRow,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    router: Router,
+    queues: HashMap<i64, QueueRow>,
+    agents: HashMap<i64, AgentLive>,
+    /// Open contacts (queued, offered, connected, wrap-up). Rows that close during a step
+    /// stay here until the step is written.
+    open: HashMap<i64, ContactRow>,
+    events: broadcast::Sender<Arc<Envelope>>,
+    /// Last written (presence, reason, status) per agent.
+    persisted: HashMap<i64, (String, Option<String>, String)>,
+    step: Step,
+    now: i64,
+}
+
+impl TenantActor {
+    pub fn new(
+        tenant: TenantRow,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        events: broadcast::Sender<Arc<Envelope>>,
+    ) -> Self {
+        TenantActor {
+            router: Router::new(router_config(&tenant)),
+            tenant,
+            store,
+            clock,
+            queues: HashMap::new(),
+            agents: HashMap::new(),
+            open: HashMap::new(),
+            events,
+            persisted: HashMap::new(),
+            step: Step::default(),
+            now: 0,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self.router.poll_timeout();
+            let sleep = deadline.map(|d| Duration::from_millis((d - self.clock.now_ms()).max(0) as u64));
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))), if sleep.is_some() => {
+                    self.begin();
+                    if let Err(e) = self.commit().await {
+                        error!(tenant = %self.tenant.slug, "timer step not committed: {e}");
+                    }
+                }
+            }
+        }
+        info!(tenant = %self.tenant.slug, "tenant actor stopped");
+    }
+
+    // ----- steps -------------------------------------------------------------------------
+
+    /// Starts a step: reads the clock and fires due timers.
+    fn begin(&mut self) {
+        self.now = self.clock.now_ms().max(self.now);
+        self.router.handle_timeout(self.now);
+        self.drain();
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        self.begin();
+        match cmd {
+            Command::CreateContact(new, reply) => {
+                let r = self.create_contact(*new);
+                self.finish(reply, r).await;
+            }
+            Command::Agent(cmd, reply) => {
+                let r = self.agent_command(cmd).await;
+                self.finish(reply, r).await;
+            }
+            Command::QueueChanged(id, reply) => {
+                let r = self.reload_queue(id).await;
+                self.finish(reply, r).await;
+            }
+            Command::AgentChanged(id, reply) => {
+                let r = self.reload_agent(id).await;
+                self.finish(reply, r).await;
+            }
+            Command::TenantChanged(t, reply) => {
+                self.tenant = *t;
+                let r = self.rebuild().await;
+                let _ = reply.send(r);
+            }
+            Command::Snapshot(reply) => {
+                let r = Ok(self.snapshot());
+                self.finish(reply, r).await;
+            }
+            Command::OffersFor(agent, reply) => {
+                let r = Ok(self.offers_for(agent));
+                self.finish(reply, r).await;
+            }
+            Command::AgentHasWork(agent, reply) => {
+                let busy = self.open.values().any(|c| c.agent_id == Some(agent))
+                    || self.offers_for(agent).iter().any(|_| true);
+                self.finish(reply, Ok(busy)).await;
+            }
+        }
+    }
+
+    /// Commits the step, then answers. The answer is computed before the commit but only
+    /// sent after it succeeded.
+    async fn finish<T>(&mut self, reply: tokio::sync::oneshot::Sender<CenterResult<T>>, result: CenterResult<T>) {
+        let result = match self.commit().await {
+            Ok(()) => result,
+            Err(e) => Err(e),
+        };
+        let _ = reply.send(result);
+    }
+
+    /// Writes the step in one transaction and publishes its live events. On failure the
+    /// in-memory state is rebuilt from the database.
+    async fn commit(&mut self) -> CenterResult<()> {
+        self.drain();
+        self.flush_agents();
+        let mut rows = Vec::with_capacity(self.step.contacts.len());
+        let touched = std::mem::take(&mut self.step.contacts);
+        for id in &touched {
+            if let Some(row) = self.open.get(id) {
+                rows.push(Write::Contact(Box::new(row.clone())));
+                let offered_to = self.offered_agents(*id);
+                self.step.outbox.push(Envelope::contact(row, &offered_to));
+            }
+        }
+        let writes = self.step.writes(rows);
+        let outbox = std::mem::take(&mut self.step.outbox);
+        self.step = Step::default();
+        if let Err(e) = self.store.apply(&writes).await {
+            error!(tenant = %self.tenant.slug, "commit failed, rebuilding from the database: {e}");
+            if let Err(e2) = self.rebuild().await {
+                error!(tenant = %self.tenant.slug, "rebuild failed: {e2}");
+            }
+            return Err(CenterError::Unavailable(e.to_string()));
+        }
+        for id in touched {
+            if self.open.get(&id).is_some_and(|c| !is_open(&c.status)) {
+                self.open.remove(&id);
+            }
+        }
+        for env in outbox {
+            let _ = self.events.send(Arc::new(env));
+        }
+        Ok(())
+    }
+
+    // ----- commands ----------------------------------------------------------------------
+
+    fn create_contact(&mut self, new: NewContact) -> CenterResult<ContactRow> {
+        let now = self.now;
+        if !self.queues.contains_key(&new.queue_id) {
+            return Err(field("queue_id", "no such queue"));
+        }
+        let id = self.store.next_id(now);
+        let spec = ContactSpec {
+            id: ContactId(id as u64),
+            queue: QueueId(new.queue_id as u64),
+            channel: new.channel,
+            priority: new.priority as i32,
+            requirements: new.requirements.iter().map(Requirement::to_router).collect(),
+            arrived_at: now,
+            queue_entered_at: now,
+        };
+        self.router.handle_contact_arrived(now, spec).map_err(|e| match e {
+            RouterError::InvalidConfig(m) => field("requirements", &m),
+            other => CenterError::Conflict(other.to_string()),
+        })?;
+        let row = ContactRow {
+            id,
+            tenant_id: self.tenant.id,
+            channel: new.channel.as_str().into(),
+            direction: new.direction,
+            status: ContactStatus::Queued.as_str().into(),
+            queue_id: Some(new.queue_id),
+            customer_id: new.customer_id,
+            agent_id: None,
+            priority: new.priority,
+            subject: new.subject,
+            customer_address: new.customer_address,
+            attributes: new.attributes.to_string(),
+            requirements: serde_json::to_string(&new.requirements).unwrap_or_else(|_| "[]".into()),
+            created_at: now,
+            queued_at: Some(now),
+            queue_entered_at: Some(now),
+            offered_at: None,
+            answered_at: None,
+            ended_at: None,
+            acw_done_at: None,
+            end_reason: None,
+            disposition_code: None,
+            updated_at: now,
+        };
+        self.open.insert(id, row);
+        self.step.touch_contact(id);
+        self.event(id, EventKind::Created, None, None, json!({ "by_user": new.created_by, "channel": new.channel }));
+        self.event(id, EventKind::Queued, Some(new.queue_id), None, json!({}));
+        metrics::counter!("tsunagu_contacts_created_total", "channel" => new.channel.as_str()).increment(1);
+        self.drain();
+        Ok(self.open[&id].clone())
+    }
+
+    async fn agent_command(&mut self, cmd: AgentCommand) -> CenterResult<Option<ContactRow>> {
+        let now = self.now;
+        match cmd {
+            AgentCommand::SetPresence { agent_id, presence, reason, by_user } => {
+                let agent = self.agents.get(&agent_id).ok_or_else(|| CenterError::NotFound(format!("agent {agent_id}")))?;
+                let _ = agent;
+                self.router
+                    .handle_presence(now, AgentId(agent_id as u64), presence)
+                    .map_err(|e| CenterError::NotFound(e.to_string()))?;
+                let live = self.agents.get_mut(&agent_id).expect("checked");
+                live.presence = presence;
+                live.reason = if presence == Presence::NotReady { reason.or(Some("other".into())) } else { None };
+                let _ = by_user;
+                self.step.touch_agent(agent_id);
+                Ok(None)
+            }
+            AgentCommand::Accept { contact_id, agent_id } => {
+                self.open_contact(contact_id)?;
+                self.router
+                    .handle_offer_accepted(now, ContactId(contact_id as u64), AgentId(agent_id as u64))
+                    .map_err(|_| CenterError::Conflict(format!("contact {contact_id} is not offered to agent {agent_id}")))?;
+                let queue = self.open[&contact_id].queue_id;
+                let row = self.open.get_mut(&contact_id).expect("open");
+                row.status = ContactStatus::Connected.as_str().into();
+                row.agent_id = Some(agent_id);
+                row.answered_at = Some(now);
+                row.updated_at = now;
+                self.step.touch_contact(contact_id);
+                self.step.touch_agent(agent_id);
+                self.event(contact_id, EventKind::Accepted, queue, Some(agent_id), json!({}));
+                self.event(contact_id, EventKind::Connected, queue, Some(agent_id), json!({}));
+                metrics::counter!("tsunagu_contacts_answered_total").increment(1);
+                self.drain();
+                Ok(Some(self.open[&contact_id].clone()))
+            }
+            AgentCommand::Reject { contact_id, agent_id } => {
+                self.open_contact(contact_id)?;
+                self.router
+                    .handle_offer_rejected(now, ContactId(contact_id as u64), AgentId(agent_id as u64))
+                    .map_err(|_| CenterError::Conflict(format!("contact {contact_id} is not offered to agent {agent_id}")))?;
+                let queue = self.open[&contact_id].queue_id;
+                self.step.touch_agent(agent_id);
+                self.event(contact_id, EventKind::Rejected, queue, Some(agent_id), json!({}));
+                self.drain();
+                Ok(self.open.get(&contact_id).cloned())
+            }
+            AgentCommand::End { contact_id, agent_id, by_user, reason } => {
+                self.end_contact(contact_id, agent_id, by_user, reason)?;
+                Ok(self.open.get(&contact_id).cloned())
+            }
+            AgentCommand::WrapUp { contact_id, agent_id, disposition, note, by_user } => {
+                self.wrap_up(contact_id, agent_id, disposition, note, by_user).await
+            }
+        }
+    }
+
+    fn open_contact(&self, id: i64) -> CenterResult<&ContactRow> {
+        self.open.get(&id).ok_or_else(|| CenterError::Conflict(format!("contact {id} is not open")))
+    }
+
+    fn end_contact(&mut self, id: i64, agent_id: Option<i64>, by_user: i64, reason: Option<String>) -> CenterResult<()> {
+        let now = self.now;
+        let row = self.open_contact(id)?;
+        let status = ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued);
+        if let Some(a) = agent_id {
+            if row.agent_id != Some(a) || status != ContactStatus::Connected {
+                return Err(CenterError::Conflict(format!("contact {id} is not connected to agent {a}")));
+            }
+        }
+        if status == ContactStatus::WrapUp {
+            return Err(CenterError::Conflict(format!("contact {id} has already ended")));
+        }
+        let queue = row.queue_id;
+        let handler = row.agent_id;
+        let offered_to = self.offered_agents(id);
+        self.router.handle_contact_ended(now, ContactId(id as u64)).map_err(|e| CenterError::Conflict(e.to_string()))?;
+        let row = self.open.get_mut(&id).expect("open");
+        row.ended_at = Some(now);
+        row.updated_at = now;
+        self.step.touch_contact(id);
+        if status == ContactStatus::Connected {
+            let auto_complete = queue.and_then(|q| self.queues.get(&q)).is_some_and(|q| q.wrap_up_secs == Some(0));
+            let row = self.open.get_mut(&id).expect("open");
+            row.status = ContactStatus::WrapUp.as_str().into();
+            self.event(id, EventKind::Ended, queue, handler, json!({ "by_user": by_user, "reason": reason }));
+            if auto_complete {
+                self.complete(id, None, true);
+            }
+            if let Some(a) = handler {
+                self.step.touch_agent(a);
+            }
+        } else {
+            let row = self.open.get_mut(&id).expect("open");
+            row.status = ContactStatus::Abandoned.as_str().into();
+            row.end_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
+            self.event(id, EventKind::Abandoned, queue, None, json!({ "by_user": by_user, "reason": reason }));
+            metrics::counter!("tsunagu_contacts_abandoned_total").increment(1);
+        }
+        for a in offered_to {
+            self.step.touch_agent(a);
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Marks the contact completed (after-call work over).
+    fn complete(&mut self, id: i64, disposition: Option<String>, auto: bool) {
+        let now = self.now;
+        let Some(row) = self.open.get_mut(&id) else { return };
+        row.status = ContactStatus::Completed.as_str().into();
+        row.acw_done_at = Some(now);
+        if disposition.is_some() {
+            row.disposition_code = disposition.clone();
+        }
+        row.updated_at = now;
+        let (queue, agent) = (row.queue_id, row.agent_id);
+        self.step.touch_contact(id);
+        self.event(id, EventKind::AcwDone, queue, agent, json!({ "disposition": disposition, "auto": auto }));
+    }
+
+    async fn wrap_up(
+        &mut self,
+        id: i64,
+        agent_id: i64,
+        disposition: Option<String>,
+        note: Option<String>,
+        by_user: i64,
+    ) -> CenterResult<Option<ContactRow>> {
+        let now = self.now;
+        // Still talking: end and wrap up in one go.
+        if self.open.get(&id).is_some_and(|c| c.status == ContactStatus::Connected.as_str()) {
+            self.end_contact(id, Some(agent_id), by_user, None)?;
+        }
+        let row = match self.open.get(&id) {
+            Some(r) => r.clone(),
+            None => self
+                .store
+                .contact(self.tenant.id, id)
+                .await
+                .map_err(|e| CenterError::Unavailable(e.to_string()))?
+                .ok_or_else(|| CenterError::NotFound(format!("contact {id}")))?,
+        };
+        if row.agent_id != Some(agent_id) {
+            return Err(CenterError::Conflict(format!("contact {id} was not handled by agent {agent_id}")));
+        }
+        if let Some(code) = &disposition {
+            self.check_disposition(row.queue_id, code).await?;
+        }
+        match ContactStatus::parse(&row.status) {
+            Some(ContactStatus::WrapUp) => {
+                self.router
+                    .handle_wrap_up_done(now, AgentId(agent_id as u64), ContactId(id as u64))
+                    .map_err(|e| CenterError::Conflict(e.to_string()))?;
+                self.complete(id, disposition, false);
+                self.step.touch_agent(agent_id);
+            }
+            // The wrap-up timer already ended after-call work: record the disposition late.
+            Some(ContactStatus::Completed) if row.disposition_code.is_none() || disposition.is_none() => {
+                if disposition.is_some() {
+                    let mut row = row.clone();
+                    row.disposition_code = disposition.clone();
+                    row.updated_at = now;
+                    self.open.insert(id, row);
+                    self.step.touch_contact(id);
+                }
+            }
+            _ => return Err(CenterError::Conflict(format!("contact {id} is not in after-call work"))),
+        }
+        if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
+            self.step.notes.push(NoteRow {
+                id: self.store.next_id(now),
+                tenant_id: self.tenant.id,
+                contact_id: id,
+                author_user_id: by_user,
+                body,
+                created_at: now,
+            });
+        }
+        self.drain();
+        Ok(self.open.get(&id).cloned())
+    }
+
+    async fn check_disposition(&self, queue: Option<i64>, code: &str) -> CenterResult<()> {
+        let all = self.store.dispositions(self.tenant.id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        if all.iter().any(|d| d.code == code && (d.queue_id.is_none() || d.queue_id == queue)) {
+            Ok(())
+        } else {
+            Err(field("disposition", "is not a wrap-up code of this contact's queue"))
+        }
+    }
+
+    async fn reload_queue(&mut self, id: i64) -> CenterResult<()> {
+        let now = self.now;
+        match self.store.queue(self.tenant.id, id).await.map_err(|e| CenterError::Unavailable(e.to_string()))? {
+            Some(row) => {
+                let cfg = queue_config(&row, true).map_err(|m| field("queue", &m))?;
+                self.router.upsert_queue(now, cfg).map_err(|e| field("queue", &e.to_string()))?;
+                self.queues.insert(id, row);
+            }
+            None => {
+                if self.queues.remove(&id).is_some() {
+                    self.router
+                        .remove_queue(now, QueueId(id as u64))
+                        .map_err(|e| CenterError::Conflict(e.to_string()))?;
+                }
+            }
+        }
+        self.drain();
+        Ok(())
+    }
+
+    async fn reload_agent(&mut self, id: i64) -> CenterResult<()> {
+        let now = self.now;
+        let Some(full) = self.store.agent(self.tenant.id, id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?
+        else {
+            return Err(CenterError::NotFound(format!("agent {id}")));
+        };
+        let user = self.store.user(self.tenant.id, full.agent.user_id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        self.router.upsert_agent(now, agent_config(&full)).map_err(|e| field("agent", &e.to_string()))?;
+        let live = self.agents.entry(id).or_insert_with(|| AgentLive {
+            user_id: full.agent.user_id,
+            username: full.username.clone(),
+            display_name: full.display_name.clone(),
+            presence: Presence::Offline,
+            reason: None,
+            status: AgentStatus::Offline,
+            since: now,
+        });
+        live.username = full.username.clone();
+        live.display_name = full.display_name.clone();
+        // A disabled user is logged off.
+        if user.is_none_or(|u| u.disabled) && live.presence != Presence::Offline {
+            live.presence = Presence::Offline;
+            live.reason = None;
+            self.router.handle_presence(now, AgentId(id as u64), Presence::Offline).ok();
+        }
+        self.step.touch_agent(id);
+        self.drain();
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            now: self.now,
+            queues: self
+                .router
+                .queue_snapshots()
+                .into_iter()
+                .map(|(q, s)| (q.0 as i64, s.waiting, s.offered, s.connected, s.oldest_entered_at))
+                .collect(),
+            agents: self.agents.iter().map(|(&id, a)| a.view(id)).collect(),
+        }
+    }
+
+    fn offers_for(&self, agent: i64) -> Vec<(ContactRow, i64)> {
+        self.open
+            .values()
+            .filter_map(|c| match self.router.contact(ContactId(c.id as u64)) {
+                Some(RouterContact::Offered { agents, expires_at, .. }) if agents.contains(&AgentId(agent as u64)) => {
+                    Some((c.clone(), expires_at))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn offered_agents(&self, contact: i64) -> Vec<i64> {
+        match self.router.contact(ContactId(contact as u64)) {
+            Some(RouterContact::Offered { agents, .. }) => agents.iter().map(|a| a.0 as i64).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    // ----- router actions ----------------------------------------------------------------
+
+    fn event(&mut self, contact: i64, kind: EventKind, queue: Option<i64>, agent: Option<i64>, data: serde_json::Value) {
+        let data = match data {
+            serde_json::Value::Object(m) if m.is_empty() => None,
+            v => Some(v.to_string()),
+        };
+        self.step.events.push(ContactEventRow {
+            id: self.store.next_id(self.now),
+            tenant_id: self.tenant.id,
+            contact_id: contact,
+            at: self.now,
+            kind: kind.as_str().into(),
+            queue_id: queue,
+            agent_id: agent,
+            data,
+        });
+    }
+
+    /// Carries out the router's decisions: rows, timeline events and live events.
+    fn drain(&mut self) {
+        let now = self.now;
+        while let Some(action) = self.router.poll_action() {
+            match action {
+                Action::Offer { contact, agent, queue, expires_at } => {
+                    let (c, a, q) = (contact.0 as i64, agent.0 as i64, queue.0 as i64);
+                    let Some(row) = self.open.get_mut(&c) else { continue };
+                    row.status = ContactStatus::Offered.as_str().into();
+                    row.offered_at = Some(now);
+                    row.updated_at = now;
+                    let view = ContactView::from(&*row);
+                    self.step.touch_contact(c);
+                    self.step.touch_agent(a);
+                    self.event(c, EventKind::Offered, Some(q), Some(a), json!({ "expires_at": ts(expires_at) }));
+                    self.step.outbox.push(Envelope {
+                        audience: Audience::Agents(vec![a]),
+                        event: LiveEvent::Offer { agent_id: a, expires_at, contact: view },
+                    });
+                    metrics::counter!("tsunagu_offers_total").increment(1);
+                }
+                Action::OfferWithdrawn { contact, agent, reason } => {
+                    let (c, a) = (contact.0 as i64, agent.0 as i64);
+                    let reason = format!("{reason:?}");
+                    let queue = self.open.get(&c).and_then(|r| r.queue_id);
+                    self.step.touch_agent(a);
+                    self.event(c, EventKind::OfferWithdrawn, queue, Some(a), json!({ "reason": reason }));
+                    self.step.outbox.push(Envelope {
+                        audience: Audience::Agents(vec![a]),
+                        event: LiveEvent::OfferWithdrawn { agent_id: a, contact_id: c, reason },
+                    });
+                }
+                Action::OfferTimedOut { contact, agent } => {
+                    let (c, a) = (contact.0 as i64, agent.0 as i64);
+                    let queue = self.open.get(&c).and_then(|r| r.queue_id);
+                    self.step.touch_agent(a);
+                    self.event(c, EventKind::OfferTimedOut, queue, Some(a), json!({}));
+                    self.step.outbox.push(Envelope {
+                        audience: Audience::Agents(vec![a]),
+                        event: LiveEvent::OfferTimedOut { agent_id: a, contact_id: c },
+                    });
+                    metrics::counter!("tsunagu_offer_no_answers_total").increment(1);
+                }
+                Action::Requeued { contact, queue } => {
+                    let c = contact.0 as i64;
+                    if let Some(row) = self.open.get_mut(&c) {
+                        row.status = ContactStatus::Queued.as_str().into();
+                        row.updated_at = now;
+                    }
+                    self.step.touch_contact(c);
+                    self.event(c, EventKind::Requeued, Some(queue.0 as i64), None, json!({}));
+                }
+                Action::AgentAutoNotReady { agent } => {
+                    let a = agent.0 as i64;
+                    if let Some(live) = self.agents.get_mut(&a) {
+                        live.presence = Presence::NotReady;
+                        live.reason = Some(MISSED_OFFERS.into());
+                    }
+                    self.step.touch_agent(a);
+                    warn!(tenant = %self.tenant.slug, agent = a, "agent made not-ready after missed offers");
+                }
+                Action::Overflowed { contact, from, to } => {
+                    let c = contact.0 as i64;
+                    if let Some(row) = self.open.get_mut(&c) {
+                        row.queue_id = Some(to.0 as i64);
+                        row.queue_entered_at = Some(now);
+                        row.status = ContactStatus::Queued.as_str().into();
+                        row.updated_at = now;
+                    }
+                    self.step.touch_contact(c);
+                    self.event(c, EventKind::Overflowed, Some(to.0 as i64), None, json!({ "from_queue_id": from.0 }));
+                }
+                Action::MaxWaitExceeded { contact, queue } => {
+                    let c = contact.0 as i64;
+                    if let Some(row) = self.open.get_mut(&c) {
+                        row.status = ContactStatus::TimedOut.as_str().into();
+                        row.ended_at = Some(now);
+                        row.end_reason = Some("max_wait".into());
+                        row.updated_at = now;
+                    }
+                    self.step.touch_contact(c);
+                    self.event(c, EventKind::MaxWaitReached, Some(queue.0 as i64), None, json!({}));
+                }
+                Action::WrapUpExpired { contact, agent } => {
+                    let c = contact.0 as i64;
+                    self.step.touch_agent(agent.0 as i64);
+                    if !self.open.contains_key(&c) {
+                        continue;
+                    }
+                    self.complete(c, None, true);
+                }
+                Action::AgentStatus { agent, .. } => self.step.touch_agent(agent.0 as i64),
+            }
+        }
+    }
+
+    /// Records each touched agent's state if presence, reason or status changed since it
+    /// was last written.
+    fn flush_agents(&mut self) {
+        let now = self.now;
+        for id in std::mem::take(&mut self.step.agents) {
+            let Some(status) = self.router.agent_status(AgentId(id as u64)) else { continue };
+            let Some(live) = self.agents.get_mut(&id) else { continue };
+            let key = (presence_str(live.presence).to_string(), live.reason.clone(), status.as_str().to_string());
+            if self.persisted.get(&id) == Some(&key) {
+                continue;
+            }
+            if live.status != status {
+                live.since = now;
+            }
+            live.status = status;
+            let view = live.view(id);
+            self.step.agent_states.push(AgentStateRow {
+                id: self.store.next_id(now),
+                tenant_id: self.tenant.id,
+                agent_id: id,
+                at: now,
+                presence: key.0.clone(),
+                reason: key.1.clone(),
+                status: key.2.clone(),
+            });
+            self.persisted.insert(id, key);
+            self.step.outbox.push(Envelope {
+                audience: Audience::Agents(vec![id]),
+                event: LiveEvent::AgentState { state: view },
+            });
+        }
+    }
+
+    // ----- recovery ----------------------------------------------------------------------
+
+    /// (Re)builds the router and the open contacts from the database. At start-up this is
+    /// crash recovery: contacts that were waiting or ringing wait again with their original
+    /// arrival time; work in progress stays with its agent; calls, which cannot survive a
+    /// restart, are closed with a cause.
+    pub async fn rebuild(&mut self) -> CenterResult<()> {
+        let unavailable = |e: tsunagu_store::StoreError| CenterError::Unavailable(e.to_string());
+        self.now = self.clock.now_ms().max(self.now);
+        let now = self.now;
+        self.router = Router::new(router_config(&self.tenant));
+        self.step = Step::default();
+        self.queues.clear();
+        self.agents.clear();
+        self.open.clear();
+        self.persisted.clear();
+
+        let queues = self.store.queues(self.tenant.id).await.map_err(unavailable)?;
+        for pass in [false, true] {
+            for q in &queues {
+                match queue_config(q, pass) {
+                    Ok(cfg) => {
+                        if let Err(e) = self.router.upsert_queue(now, cfg) {
+                            error!(tenant = %self.tenant.slug, queue = q.id, "queue not loaded: {e}");
+                        }
+                    }
+                    Err(e) => error!(tenant = %self.tenant.slug, queue = q.id, "queue not loaded: {e}"),
+                }
+            }
+        }
+        self.queues = queues.into_iter().map(|q| (q.id, q)).collect();
+
+        let day_start = start_of_day(now, &self.tenant.time_zone);
+        let work: HashMap<i64, (i64, i64)> = self
+            .store
+            .agent_work_since(self.tenant.id, day_start)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|(a, n, t)| (a, (n, t)))
+            .collect();
+        let users: HashMap<i64, UserRow> =
+            self.store.users(self.tenant.id).await.map_err(unavailable)?.into_iter().map(|u| (u.id, u)).collect();
+        for a in self.store.agents(self.tenant.id).await.map_err(unavailable)? {
+            let id = a.agent.id;
+            if let Err(e) = self.router.upsert_agent(now, agent_config(&a)) {
+                error!(tenant = %self.tenant.slug, agent = id, "agent not loaded: {e}");
+                continue;
+            }
+            let (handled, talk) = work.get(&id).copied().unwrap_or((0, 0));
+            let _ = self.router.set_agent_stats(
+                now,
+                AgentId(id as u64),
+                AgentStats { handled: handled as u64, talk_ms: talk, idle_since: Some(a.agent.status_since) },
+            );
+            let disabled = users.get(&a.agent.user_id).is_none_or(|u| u.disabled);
+            let presence =
+                if disabled { Presence::Offline } else { parse_presence(&a.agent.presence).unwrap_or(Presence::Offline) };
+            self.persisted.insert(id, (a.agent.presence.clone(), a.agent.reason.clone(), a.agent.status.clone()));
+            self.agents.insert(
+                id,
+                AgentLive {
+                    user_id: a.agent.user_id,
+                    username: a.username.clone(),
+                    display_name: a.display_name.clone(),
+                    presence,
+                    reason: a.agent.reason.clone(),
+                    status: parse_status(&a.agent.status),
+                    since: a.agent.status_since,
+                },
+            );
+        }
+
+        let open: Vec<ContactRow> = self
+            .store
+            .open_contacts()
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|c| c.tenant_id == self.tenant.id)
+            .collect();
+        let mut recovered = 0;
+        for c in open {
+            self.recover_contact(c);
+            recovered += 1;
+        }
+        // Presence last, so restored work is in place before anyone can be offered more.
+        let presences: Vec<(i64, Presence)> = self.agents.iter().map(|(&id, a)| (id, a.presence)).collect();
+        for (id, p) in presences {
+            if p != Presence::Offline {
+                let _ = self.router.handle_presence(now, AgentId(id as u64), p);
+            }
+            self.step.touch_agent(id);
+        }
+        self.drain();
+        info!(tenant = %self.tenant.slug, contacts = recovered, agents = self.agents.len(), "tenant state rebuilt");
+        // The rebuild's own writes (recovery events, re-offers) are committed like any step;
+        // a failure here is reported to the caller rather than retried in a loop.
+        self.commit_rebuild().await
+    }
+
+    async fn commit_rebuild(&mut self) -> CenterResult<()> {
+        self.flush_agents();
+        let touched = std::mem::take(&mut self.step.contacts);
+        let rows: Vec<Write> =
+            touched.iter().filter_map(|id| self.open.get(id)).map(|r| Write::Contact(Box::new(r.clone()))).collect();
+        let writes = self.step.writes(rows);
+        self.step = Step::default();
+        self.store.apply(&writes).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        for id in touched {
+            if self.open.get(&id).is_some_and(|c| !is_open(&c.status)) {
+                self.open.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    fn recover_contact(&mut self, mut c: ContactRow) {
+        let now = self.now;
+        let id = c.id;
+        let status = ContactStatus::parse(&c.status).unwrap_or(ContactStatus::Queued);
+        let channel = Channel::parse(&c.channel).unwrap_or(Channel::Task);
+        let queue_known = c.queue_id.is_some_and(|q| self.queues.contains_key(&q));
+        let spec = |c: &ContactRow| ContactSpec {
+            id: ContactId(c.id as u64),
+            queue: QueueId(c.queue_id.unwrap_or(0) as u64),
+            channel,
+            priority: c.priority as i32,
+            requirements: super::mapping::router_requirements(&c.requirements).unwrap_or_default(),
+            arrived_at: c.queued_at.unwrap_or(c.created_at),
+            queue_entered_at: c.queue_entered_at.or(c.queued_at).unwrap_or(c.created_at),
+        };
+        let was = c.status.clone();
+        // A call's media does not survive a restart: close it with a cause.
+        let close_call = channel == Channel::Voice && matches!(status, ContactStatus::Queued | ContactStatus::Offered | ContactStatus::Connected);
+        if !queue_known || close_call {
+            c.ended_at = Some(now);
+            c.updated_at = now;
+            let kind = if status == ContactStatus::Connected {
+                c.status = ContactStatus::Completed.as_str().into();
+                c.acw_done_at = Some(now);
+                EventKind::Ended
+            } else {
+                c.status = ContactStatus::Abandoned.as_str().into();
+                EventKind::Abandoned
+            };
+            c.end_reason = Some(if queue_known { "server_restart" } else { "queue_removed" }.into());
+            let (q, a) = (c.queue_id, c.agent_id);
+            self.open.insert(id, c);
+            self.step.touch_contact(id);
+            self.event(id, EventKind::Recovered, q, a, json!({ "was": was, "action": "closed" }));
+            self.event(id, kind, q, a, json!({ "reason": "server_restart" }));
+            return;
+        }
+        let result = match status {
+            ContactStatus::Queued | ContactStatus::Offered => {
+                if status == ContactStatus::Offered {
+                    c.status = ContactStatus::Queued.as_str().into();
+                    c.updated_at = now;
+                    self.step.touch_contact(id);
+                    self.event(id, EventKind::Recovered, c.queue_id, None, json!({ "was": was, "action": "requeued" }));
+                }
+                self.router.handle_contact_arrived(now, spec(&c))
+            }
+            ContactStatus::Connected => match c.agent_id {
+                Some(a) => self.router.restore_assignment(
+                    now,
+                    spec(&c),
+                    AgentId(a as u64),
+                    Assignment::Connected { since: c.answered_at.unwrap_or(now) },
+                ),
+                None => Err(RouterError::UnknownAgent(AgentId(0))),
+            },
+            ContactStatus::WrapUp => match c.agent_id {
+                Some(a) => self.router.restore_assignment(
+                    now,
+                    spec(&c),
+                    AgentId(a as u64),
+                    Assignment::WrapUp { since: c.ended_at.unwrap_or(now) },
+                ),
+                None => Err(RouterError::UnknownAgent(AgentId(0))),
+            },
+            _ => Ok(()),
+        };
+        let (q, a) = (c.queue_id, c.agent_id);
+        self.open.insert(id, c);
+        if let Err(e) = result {
+            error!(tenant = %self.tenant.slug, contact = id, "contact could not be restored: {e}");
+            let c = self.open.get_mut(&id).expect("inserted");
+            c.status = ContactStatus::Abandoned.as_str().into();
+            c.ended_at = Some(now);
+            c.end_reason = Some("recovery_failed".into());
+            self.step.touch_contact(id);
+            self.event(id, EventKind::Recovered, q, a, json!({ "was": was, "action": "closed", "error": e.to_string() }));
+        }
+    }
+}
+
+fn is_open(status: &str) -> bool {
+    ContactStatus::parse(status).is_some_and(ContactStatus::is_open)
+}
+
+fn field(name: &str, message: &str) -> CenterError {
+    let mut e = FieldErrors::new();
+    e.add(name, message);
+    CenterError::Invalid(e)
+}
+
+fn router_config(t: &TenantRow) -> RouterConfig {
+    RouterConfig { priority_step_ms: t.priority_step_secs.max(1) * 1000, seed: t.id as u64 }
+}
+
+/// Local midnight in the tenant's zone, as Unix milliseconds.
+pub fn start_of_day(now: i64, zone: &str) -> i64 {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_millisecond(now)
+        .ok()
+        .and_then(|t| t.to_zoned(tz).start_of_day().ok())
+        .map(|z| z.timestamp().as_millisecond())
+        .unwrap_or(now - now.rem_euclid(86_400_000))
+}

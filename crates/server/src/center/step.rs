@@ -1,0 +1,43 @@
+//! What one step of a tenant actor accumulates before committing: contacts touched, timeline
+//! events, agent state changes, notes, and the live events to publish after the commit.
+
+use tsunagu_store::rows::{AgentStateRow, ContactEventRow, NoteRow};
+use tsunagu_store::Write;
+
+use super::events::Envelope;
+
+#[derive(Default)]
+pub(crate) struct Step {
+    /// Contacts whose rows must be written (in first-touched order).
+    pub contacts: Vec<i64>,
+    pub events: Vec<ContactEventRow>,
+    /// Agents whose state may have changed.
+    pub agents: Vec<i64>,
+    pub agent_states: Vec<AgentStateRow>,
+    pub notes: Vec<NoteRow>,
+    pub outbox: Vec<Envelope>,
+}
+
+impl Step {
+    pub fn touch_contact(&mut self, id: i64) {
+        if !self.contacts.contains(&id) {
+            self.contacts.push(id);
+        }
+    }
+
+    pub fn touch_agent(&mut self, id: i64) {
+        if !self.agents.contains(&id) {
+            self.agents.push(id);
+        }
+    }
+
+    /// The batch in an order foreign keys accept: contact rows, then their events, then
+    /// agent states and notes.
+    pub fn writes(&mut self, contact_rows: Vec<Write>) -> Vec<Write> {
+        let mut w = contact_rows;
+        w.extend(self.events.drain(..).map(Write::Event));
+        w.extend(self.agent_states.drain(..).map(Write::AgentState));
+        w.extend(self.notes.drain(..).map(Write::Note));
+        w
+    }
+}

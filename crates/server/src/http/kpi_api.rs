@@ -1,0 +1,266 @@
+//! KPIs per queue and interval, and the real-time picture (wallboard). Supervisors and admins.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tsunagu_domain::kpi::Kpis;
+use tsunagu_domain::role::Role;
+use tsunagu_store::rows::TenantRow;
+use utoipa::ToSchema;
+
+use super::auth::AuthUser;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::App;
+use crate::center::actor::start_of_day;
+use crate::dto::{ts, AgentStateView};
+use crate::reports;
+
+/// The KPI figures (DESIGN.md §3). Rates are fractions (0.8 = 80 %); null when undefined
+/// (nothing offered, nothing answered, …).
+#[derive(Serialize, ToSchema)]
+pub struct KpiView {
+    /// 入電数: contacts that entered the queue, minus short abandons.
+    pub offered: u64,
+    /// 応答数
+    pub answered: u64,
+    /// 放棄呼 (left after the short-abandon threshold)
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub overflowed: u64,
+    pub timed_out: u64,
+    /// Entered in the interval and still waiting.
+    pub in_queue: u64,
+    pub answered_within_sl: u64,
+    /// 応答率 = answered ÷ offered
+    pub answer_rate: Option<f64>,
+    /// 放棄率 = abandoned ÷ offered
+    pub abandon_rate: Option<f64>,
+    /// 時間内応答率 = answered within Y s ÷ offered
+    pub service_level: Option<f64>,
+    /// Average speed of answer, seconds (queue time of answered ÷ answered).
+    pub asa_secs: Option<f64>,
+    pub handled: u64,
+    /// Average handle time = (talk + hold + after-call work) ÷ handled, seconds.
+    pub aht_secs: Option<f64>,
+    pub talk_secs: f64,
+    pub hold_secs: f64,
+    pub acw_secs: f64,
+    pub handling_secs: f64,
+    pub idle_secs: f64,
+    /// 稼働率 = handling ÷ (handling + available idle) of the queue's agents.
+    pub occupancy: Option<f64>,
+}
+
+impl From<&Kpis> for KpiView {
+    fn from(k: &Kpis) -> Self {
+        KpiView {
+            offered: k.offered,
+            answered: k.answered,
+            abandoned: k.abandoned,
+            short_abandoned: k.short_abandoned,
+            overflowed: k.overflowed,
+            timed_out: k.timed_out,
+            in_queue: k.in_queue,
+            answered_within_sl: k.answered_within_sl,
+            answer_rate: k.answer_rate,
+            abandon_rate: k.abandon_rate,
+            service_level: k.service_level,
+            asa_secs: k.asa_secs,
+            handled: k.handled,
+            aht_secs: k.aht_secs,
+            talk_secs: k.talk_secs,
+            hold_secs: k.hold_secs,
+            acw_secs: k.acw_secs,
+            handling_secs: k.handling_secs,
+            idle_secs: k.idle_secs,
+            occupancy: k.occupancy,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KpiRow {
+    pub queue_id: i64,
+    pub queue_name: String,
+    pub start: String,
+    pub end: String,
+    pub kpis: KpiView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KpiReport {
+    pub from: String,
+    pub to: String,
+    pub interval_minutes: u32,
+    pub time_zone: String,
+    /// Per queue and interval.
+    pub rows: Vec<KpiRow>,
+    /// Per queue over the whole range.
+    pub totals: Vec<KpiRow>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct KpiParams {
+    /// Start: RFC 3339 time, a local date (2026-01-05, in the center's zone) or Unix ms.
+    /// Default: today 00:00 local.
+    pub from: Option<String>,
+    /// End (exclusive), same forms. Default: now.
+    pub to: Option<String>,
+    /// 15, 30 or 60 minutes; 0 for none. Default 30.
+    pub interval: Option<u32>,
+    pub queue_id: Option<i64>,
+}
+
+/// Parses a time bound: RFC 3339, a local date, or Unix milliseconds.
+pub fn parse_time(field: &str, s: &str, zone: &str) -> ApiResult<i64> {
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        if let Ok(z) = d.to_zoned(tz) {
+            return Ok(z.timestamp().as_millisecond());
+        }
+    }
+    Err(ApiError::field(field, "must be an RFC 3339 time, a date (YYYY-MM-DD) or Unix milliseconds"))
+}
+
+async fn tenant(app: &App, who: &AuthUser) -> ApiResult<TenantRow> {
+    app.store.tenant(who.tenant_id()).await?.ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+/// KPIs per queue and interval, computed from the stored events.
+#[utoipa::path(get, path = "/api/kpi/queues", tag = "kpi", params(KpiParams),
+    responses((status = 200, body = KpiReport), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn queue_kpis(State(app): State<Arc<App>>, who: AuthUser, Query(p): Query<KpiParams>) -> ApiResult<Json<KpiReport>> {
+    who.require(Role::Supervisor)?;
+    let t = tenant(&app, &who).await?;
+    let now = app.clock.now_ms();
+    let from = match &p.from {
+        Some(s) => parse_time("from", s, &t.time_zone)?,
+        None => start_of_day(now, &t.time_zone),
+    };
+    let to = match &p.to {
+        Some(s) => parse_time("to", s, &t.time_zone)?,
+        None => now,
+    };
+    let interval = p.interval.unwrap_or(30);
+    if ![0, 15, 30, 60].contains(&interval) {
+        return Err(ApiError::field("interval", "must be 15, 30, 60 or 0"));
+    }
+    if to <= from {
+        return Err(ApiError::field("to", "must be after from"));
+    }
+    if to - from > 93 * 86_400_000 {
+        return Err(ApiError::field("to", "a report covers at most 93 days"));
+    }
+    let mut queues = app.store.queues(t.id).await?;
+    if let Some(q) = p.queue_id {
+        queues.retain(|x| x.id == q);
+        if queues.is_empty() {
+            return Err(ApiError::field("queue_id", "no such queue"));
+        }
+    }
+    let name = |id: i64| queues.iter().find(|q| q.id == id).map(|q| q.name.clone()).unwrap_or_default();
+    let to_row = |k: &tsunagu_domain::kpi::IntervalKpis| KpiRow {
+        queue_id: k.queue,
+        queue_name: name(k.queue),
+        start: ts(k.start),
+        end: ts(k.end),
+        kpis: KpiView::from(&k.kpis),
+    };
+    let rows = reports::queue_kpis(&app.store, &t, &queues, from, to, interval, now).await?;
+    let totals = reports::queue_kpis(&app.store, &t, &queues, from, to, 0, now).await?;
+    Ok(Json(KpiReport {
+        from: ts(from),
+        to: ts(to),
+        interval_minutes: interval,
+        time_zone: t.time_zone.clone(),
+        rows: if interval == 0 { vec![] } else { rows.iter().map(to_row).collect() },
+        totals: totals.iter().map(to_row).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema, Default)]
+pub struct AgentCounts {
+    pub available: u32,
+    pub offered: u32,
+    pub busy: u32,
+    pub acw: u32,
+    pub not_ready: u32,
+    pub offline: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueueLive {
+    pub queue_id: i64,
+    pub name: String,
+    pub display_name: String,
+    /// 待ち呼: waiting now.
+    pub waiting: u32,
+    /// Ringing at an agent now.
+    pub offered: u32,
+    pub connected: u32,
+    /// 最長待ち時間, seconds.
+    pub longest_wait_secs: Option<f64>,
+    /// The queue's agents by status.
+    pub agents: AgentCounts,
+    /// Since local midnight.
+    pub today: KpiView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Realtime {
+    pub at: String,
+    pub queues: Vec<QueueLive>,
+    pub agents: Vec<AgentStateView>,
+}
+
+/// The live picture: waiting contacts, longest wait and agents per queue, with today's KPIs.
+#[utoipa::path(get, path = "/api/kpi/realtime", tag = "kpi", responses((status = 200, body = Realtime)), security(("bearer" = [])))]
+pub async fn realtime(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Realtime>> {
+    who.require(Role::Supervisor)?;
+    let t = tenant(&app, &who).await?;
+    let snap = app.center.tenant(t.id).await?.snapshot().await?;
+    let now = snap.now.max(app.clock.now_ms());
+    let queues = app.store.queues(t.id).await?;
+    let agents = app.store.agents(t.id).await?;
+    let today = reports::queue_kpis(&app.store, &t, &queues, start_of_day(now, &t.time_zone), now + 1, 0, now).await?;
+    let mut out = Vec::with_capacity(queues.len());
+    for q in &queues {
+        let live = snap.queues.iter().find(|x| x.0 == q.id);
+        let mut counts = AgentCounts::default();
+        for a in agents.iter().filter(|a| a.queues.iter().any(|m| m.0 == q.id)) {
+            let status = snap.agents.iter().find(|s| s.agent_id == a.agent.id).map(|s| s.status.as_str()).unwrap_or("offline");
+            match status {
+                "available" => counts.available += 1,
+                "offered" => counts.offered += 1,
+                "busy" => counts.busy += 1,
+                "acw" => counts.acw += 1,
+                "not_ready" => counts.not_ready += 1,
+                _ => counts.offline += 1,
+            }
+        }
+        let k = today.iter().find(|k| k.queue == q.id).map(|k| KpiView::from(&k.kpis)).unwrap_or_else(|| KpiView::from(&Kpis::default()));
+        out.push(QueueLive {
+            queue_id: q.id,
+            name: q.name.clone(),
+            display_name: q.display_name.clone(),
+            waiting: live.map_or(0, |l| l.1),
+            offered: live.map_or(0, |l| l.2),
+            connected: live.map_or(0, |l| l.3),
+            longest_wait_secs: live.and_then(|l| l.4).map(|t0| (now - t0).max(0) as f64 / 1000.0),
+            agents: counts,
+            today: k,
+        });
+    }
+    let mut agents_live = snap.agents;
+    agents_live.sort_by_key(|a| a.agent_id);
+    Ok(Json(Realtime { at: ts(now), queues: out, agents: agents_live }))
+}

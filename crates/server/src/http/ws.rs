@@ -1,0 +1,93 @@
+//! The live event stream: a WebSocket per screen. Agents receive their own offers, their
+//! contacts' changes and their own state; supervisors and admins receive everything of the
+//! tenant. The first message (`hello`) carries the offers already ringing, so a screen that
+//! reconnects misses nothing that still stands.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::AuthUser;
+use super::error::ApiResult;
+use super::App;
+use crate::center::events::LiveEvent;
+use crate::dto::{ContactView, UserView};
+
+/// Open the live event stream (WebSocket). Authenticate with the session cookie or a
+/// bearer token. Messages are JSON objects with a `type`: hello, offer, offer_withdrawn,
+/// offer_timed_out, contact, agent_state, or resync (events were dropped: re-read state).
+#[utoipa::path(get, path = "/api/events", tag = "live", responses((status = 101, description = "switching to WebSocket")),
+    security(("bearer" = [])))]
+pub async fn events(State(app): State<Arc<App>>, who: AuthUser, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
+    let tenant = app.center.tenant(who.tenant_id()).await?;
+    // Subscribe before reading the current offers so nothing falls between the two.
+    let rx = tenant.subscribe();
+    let offers = match who.agent_id {
+        Some(a) => tenant.offers_for(a).await?,
+        None => Vec::new(),
+    };
+    let shutdown = app.shutdown.clone();
+    Ok(upgrade.on_upgrade(move |socket| session(socket, who, rx, offers, shutdown)))
+}
+
+async fn session(
+    mut socket: WebSocket,
+    who: AuthUser,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<crate::center::events::Envelope>>,
+    offers: Vec<(tsunagu_store::rows::ContactRow, i64)>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let supervisor = who.is_supervisor();
+    let hello = json!({
+        "type": "hello",
+        "user": UserView::new(&who.user, who.agent_id),
+        "offers": offers.iter().map(|(c, exp)| LiveEvent::Offer {
+            agent_id: who.agent_id.unwrap_or_default(),
+            expires_at: *exp,
+            contact: ContactView::from(c),
+        }).collect::<Vec<_>>(),
+    });
+    if socket.send(Message::Text(hello.to_string().into())).await.is_err() {
+        return;
+    }
+    metrics::gauge!("tsunagu_websocket_sessions").increment(1.0);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(env) => {
+                    if !env.visible_to(who.agent_id, supervisor) {
+                        continue;
+                    }
+                    let Ok(text) = serde_json::to_string(&env.event) else { continue };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let msg = json!({ "type": "resync", "dropped": n });
+                    if socket.send(Message::Text(msg.to_string().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Ping(p))) => { let _ = socket.send(Message::Pong(p)).await; }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = shutdown.changed() => {
+                let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                    code: 1001,
+                    reason: "server shutting down".into(),
+                }))).await;
+                break;
+            }
+        }
+    }
+    metrics::gauge!("tsunagu_websocket_sessions").decrement(1.0);
+}

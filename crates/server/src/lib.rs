@@ -1,0 +1,128 @@
+//! # tsunagu-server — the contact center at run time
+//!
+//! Thin tokio shells around the sans-IO core:
+//!
+//! * `center` — one actor task per tenant owns the ACD router (`tsunagu-acd`) and the
+//!   tenant's open contacts; it turns commands and timer deadlines into router inputs,
+//!   the router's actions into rows, commits each step before answering, and publishes
+//!   live events. It also rebuilds everything from the database at start (crash recovery).
+//! * `http` — the axum API: authentication, role and tenant checks, validation, OpenAPI,
+//!   the WebSocket event stream, health and metrics. Handlers never route.
+//! * `auth` — password hashing, tokens, login throttling (no HTTP inside).
+//! * `reports` — KPI reports from stored events via `tsunagu_domain::kpi`.
+//! * `dto` — the JSON shapes of the API.
+//!
+//! [`start`] wires it together and returns a [`RunningServer`] with graceful shutdown: stop
+//! accepting requests, let in-flight ones and every actor's queued commands finish and
+//! commit, close WebSockets, close the database.
+
+pub mod auth;
+pub mod center;
+pub mod dto;
+pub mod http;
+pub mod reports;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::info;
+use tsunagu_store::Store;
+
+use crate::auth::throttle::{LoginThrottle, ThrottlePolicy};
+use crate::center::{Center, Clock, SystemClock};
+pub use crate::http::HttpConfig;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub http_addr: SocketAddr,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("recovery failed: {0}")]
+    Recovery(#[from] center::CenterError),
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every server in the
+/// process, e.g. in tests).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (e.g. by an embedding program).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    center: Arc<Center>,
+    store: Store,
+}
+
+impl RunningServer {
+    /// Graceful shutdown; returns when every write has finished.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.task.await;
+        self.center.shutdown().await;
+        self.store.close().await;
+        info!("stopped");
+    }
+
+    /// Waits until the server stops by itself (it does not, unless the listener fails).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        (&mut self.task).await.unwrap_or(Ok(()))
+    }
+}
+
+/// Recovers every tenant from the store and starts serving HTTP.
+pub async fn start(config: ServerConfig, store: Store) -> Result<RunningServer, ServerError> {
+    start_with_clock(config, store, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(config: ServerConfig, store: Store, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+    let started_at = Instant::now();
+    let center = Center::new(store.clone(), clock.clone());
+    center.start_all().await?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.map_err(|source| ServerError::Bind { addr: config.http_addr, source })?;
+    let http_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.http_addr, source })?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (router, openapi) = http::routes();
+    let app = Arc::new(http::App {
+        store: store.clone(),
+        center: center.clone(),
+        throttle: LoginThrottle::new(ThrottlePolicy::default()),
+        config: config.http.clone(),
+        metrics: metrics_handle(),
+        clock,
+        openapi_json: openapi.to_pretty_json().unwrap_or_default(),
+        started_at,
+        shutdown: shutdown_rx.clone(),
+    });
+    let service = http::finish(router, app).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stop = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .await
+    });
+    info!(%http_addr, "listening");
+    Ok(RunningServer { http_addr, shutdown_tx, task, center, store })
+}
