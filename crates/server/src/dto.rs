@@ -11,7 +11,9 @@ use crate::center::mapping::{parse_requirements, Requirement};
 
 /// Unix milliseconds as RFC 3339 (UTC, millisecond precision).
 pub fn ts(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| format!("{t:.3}")).unwrap_or_else(|_| ms.to_string())
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_else(|_| ms.to_string())
 }
 
 fn ots(ms: Option<i64>) -> Option<String> {
@@ -60,7 +62,10 @@ impl From<&ContactRow> for ContactView {
             channel: c.channel.clone(),
             direction: c.direction.clone(),
             status: c.status.clone(),
-            status_ja: ContactStatus::parse(&c.status).map(|s| s.label_ja()).unwrap_or("").to_string(),
+            status_ja: ContactStatus::parse(&c.status)
+                .map(|s| s.label_ja())
+                .unwrap_or("")
+                .to_string(),
             queue_id: c.queue_id,
             customer_id: c.customer_id,
             agent_id: c.agent_id,
@@ -100,7 +105,10 @@ impl From<&ContactEventRow> for ContactEventView {
             id: e.id,
             at: ts(e.at),
             kind: e.kind.clone(),
-            label_ja: EventKind::parse(&e.kind).map(|k| k.label_ja()).unwrap_or("").to_string(),
+            label_ja: EventKind::parse(&e.kind)
+                .map(|k| k.label_ja())
+                .unwrap_or("")
+                .to_string(),
             queue_id: e.queue_id,
             agent_id: e.agent_id,
             data: e.data.as_deref().map(json).unwrap_or(Value::Null),
@@ -202,8 +210,16 @@ impl From<&AgentFull> for AgentView {
                 email: a.agent.capacity_email,
                 task: a.agent.capacity_task,
             },
-            skills: a.skills.iter().map(|&(skill_id, level)| SkillLevel { skill_id, level }).collect(),
-            queues: a.queues.iter().map(|&(queue_id, position)| QueueMembership { queue_id, position }).collect(),
+            skills: a
+                .skills
+                .iter()
+                .map(|&(skill_id, level)| SkillLevel { skill_id, level })
+                .collect(),
+            queues: a
+                .queues
+                .iter()
+                .map(|&(queue_id, position)| QueueMembership { queue_id, position })
+                .collect(),
             presence: a.agent.presence.clone(),
             reason: a.agent.reason.clone(),
             status: a.agent.status.clone(),
@@ -247,7 +263,10 @@ impl From<&QueueRow> for QueueView {
             display_name: q.display_name.clone(),
             strategy: q.strategy.clone(),
             priority: q.priority,
-            service_level: ServiceLevelView { target_pct: q.sl_target_pct, threshold_secs: q.sl_threshold_secs },
+            service_level: ServiceLevelView {
+                target_pct: q.sl_target_pct,
+                threshold_secs: q.sl_threshold_secs,
+            },
             max_wait_secs: q.max_wait_secs,
             overflow_queue_id: q.overflow_queue_id,
             wrap_up_secs: q.wrap_up_secs,
@@ -269,7 +288,11 @@ pub struct SkillView {
 
 impl From<&SkillRow> for SkillView {
     fn from(s: &SkillRow) -> Self {
-        SkillView { id: s.id, name: s.name.clone(), display_name: s.display_name.clone() }
+        SkillView {
+            id: s.id,
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+        }
     }
 }
 
@@ -330,7 +353,11 @@ pub struct ReasonView {
 
 impl From<&ReasonRow> for ReasonView {
     fn from(r: &ReasonRow) -> Self {
-        ReasonView { code: r.code.clone(), name: r.name.clone(), name_ja: r.name_ja.clone() }
+        ReasonView {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            name_ja: r.name_ja.clone(),
+        }
     }
 }
 
@@ -362,7 +389,14 @@ impl From<&CustomerFull> for CustomerView {
             display_name: c.customer.display_name.clone(),
             name_kana: c.customer.name_kana.clone(),
             company: c.customer.company.clone(),
-            phones: c.phones.iter().map(|p| PhoneView { number: p.e164.clone(), label: p.label.clone() }).collect(),
+            phones: c
+                .phones
+                .iter()
+                .map(|p| PhoneView {
+                    number: p.e164.clone(),
+                    label: p.label.clone(),
+                })
+                .collect(),
             emails: c.emails.clone(),
             attributes: json(&c.customer.attributes),
             created_at: ts(c.customer.created_at),

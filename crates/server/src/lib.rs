@@ -45,7 +45,10 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("recovery failed: {0}")]
     Recovery(#[from] center::CenterError),
 }
@@ -94,13 +97,24 @@ pub async fn start(config: ServerConfig, store: Store) -> Result<RunningServer, 
     start_with_clock(config, store, Arc::new(SystemClock)).await
 }
 
-pub async fn start_with_clock(config: ServerConfig, store: Store, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+pub async fn start_with_clock(
+    config: ServerConfig,
+    store: Store,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
     let started_at = Instant::now();
     let center = Center::new(store.clone(), clock.clone());
     center.start_all().await?;
-    let listener =
-        TcpListener::bind(config.http_addr).await.map_err(|source| ServerError::Bind { addr: config.http_addr, source })?;
-    let http_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.http_addr, source })?;
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.http_addr,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.http_addr,
+        source,
+    })?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let (router, openapi) = http::routes();
     let app = Arc::new(http::App {
@@ -124,5 +138,11 @@ pub async fn start_with_clock(config: ServerConfig, store: Store, clock: Arc<dyn
             .await
     });
     info!(%http_addr, "listening");
-    Ok(RunningServer { http_addr, shutdown_tx, task, center, store })
+    Ok(RunningServer {
+        http_addr,
+        shutdown_tx,
+        task,
+        center,
+        store,
+    })
 }

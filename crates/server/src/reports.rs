@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use tsunagu_domain::contact::EventKind;
-use tsunagu_domain::kpi::{self, AgentStatusRecord, EventRecord, IntervalKpis, KpiQuery, QueueSpec};
+use tsunagu_domain::kpi::{
+    self, AgentStatusRecord, EventRecord, IntervalKpis, KpiQuery, QueueSpec,
+};
 use tsunagu_domain::AgentStatus;
 use tsunagu_store::rows::{QueueRow, TenantRow};
 use tsunagu_store::{Store, StoreResult};
@@ -36,7 +38,13 @@ pub async fn queue_kpis(
         .await?
         .into_iter()
         .filter_map(|e| {
-            Some(EventRecord { contact: e.contact_id, at: e.at, kind: EventKind::parse(&e.kind)?, queue: e.queue_id, agent: e.agent_id })
+            Some(EventRecord {
+                contact: e.contact_id,
+                at: e.at,
+                kind: EventKind::parse(&e.kind)?,
+                queue: e.queue_id,
+                agent: e.agent_id,
+            })
         })
         .collect();
     let visits = kpi::visits_from_events(&events);
@@ -44,7 +52,11 @@ pub async fn queue_kpis(
         .agent_states(tenant.id, from, to)
         .await?
         .into_iter()
-        .map(|s| AgentStatusRecord { agent: s.agent_id, at: s.at, status: status(&s.status) })
+        .map(|s| AgentStatusRecord {
+            agent: s.agent_id,
+            at: s.at,
+            status: status(&s.status),
+        })
         .collect();
     let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
     for a in store.agents(tenant.id).await? {

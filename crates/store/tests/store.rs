@@ -308,7 +308,9 @@ async fn customers_and_lookup(s: Store) {
     s.create_queue(&q).await.unwrap();
     let mut contact = contact_row(&s, &t, q.id, "completed");
     contact.customer_id = Some(c.customer.id);
-    s.apply(&[Write::Contact(Box::new(contact.clone()))]).await.unwrap();
+    s.apply(&[Write::Contact(Box::new(contact.clone()))])
+        .await
+        .unwrap();
     assert_eq!(
         s.customer_contacts(t.id, c.customer.id, 10)
             .await

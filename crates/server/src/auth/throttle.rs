@@ -16,7 +16,12 @@ pub struct ThrottlePolicy {
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        ThrottlePolicy { max_failures: 5, window_ms: 15 * 60_000, base_lock_ms: 60_000, max_lock_ms: 3_600_000 }
+        ThrottlePolicy {
+            max_failures: 5,
+            window_ms: 15 * 60_000,
+            base_lock_ms: 60_000,
+            max_lock_ms: 3_600_000,
+        }
     }
 }
 
@@ -35,7 +40,10 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(policy: ThrottlePolicy) -> Self {
-        LoginThrottle { policy, entries: Mutex::new(HashMap::new()) }
+        LoginThrottle {
+            policy,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Ok, or the number of seconds to wait.

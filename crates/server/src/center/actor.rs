@@ -14,8 +14,8 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 use tsunagu_acd::{
-    Action, AgentId, AgentStats, AgentStatus, Assignment, Channel, ContactId, ContactSpec, ContactView as RouterContact,
-    Presence, QueueId, Router, RouterConfig, RouterError,
+    Action, AgentId, AgentStats, AgentStatus, Assignment, Channel, ContactId, ContactSpec,
+    ContactView as RouterContact, Presence, QueueId, Router, RouterConfig, RouterError,
 };
 use tsunagu_domain::contact::{ContactStatus, EventKind};
 use tsunagu_domain::reason::MISSED_OFFERS;
@@ -47,13 +47,35 @@ pub struct NewContact {
 /// What agents (or supervisors on their behalf) do.
 #[derive(Clone, Debug)]
 pub enum AgentCommand {
-    SetPresence { agent_id: i64, presence: Presence, reason: Option<String>, by_user: i64 },
-    Accept { contact_id: i64, agent_id: i64 },
-    Reject { contact_id: i64, agent_id: i64 },
+    SetPresence {
+        agent_id: i64,
+        presence: Presence,
+        reason: Option<String>,
+        by_user: i64,
+    },
+    Accept {
+        contact_id: i64,
+        agent_id: i64,
+    },
+    Reject {
+        contact_id: i64,
+        agent_id: i64,
+    },
     /// End a contact: the agent's conversation is over, or (before any agent took it) the
     /// contact is cancelled.
-    End { contact_id: i64, agent_id: Option<i64>, by_user: i64, reason: Option<String> },
-    WrapUp { contact_id: i64, agent_id: i64, disposition: Option<String>, note: Option<String>, by_user: i64 },
+    End {
+        contact_id: i64,
+        agent_id: Option<i64>,
+        by_user: i64,
+        reason: Option<String>,
+    },
+    WrapUp {
+        contact_id: i64,
+        agent_id: i64,
+        disposition: Option<String>,
+        note: Option<String>,
+        by_user: i64,
+    },
 }
 
 /// The live picture of a tenant.
@@ -160,7 +182,8 @@ impl TenantActor {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             let deadline = self.router.poll_timeout();
-            let sleep = deadline.map(|d| Duration::from_millis((d - self.clock.now_ms()).max(0) as u64));
+            let sleep =
+                deadline.map(|d| Duration::from_millis((d - self.clock.now_ms()).max(0) as u64));
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.command(cmd).await,
@@ -228,7 +251,11 @@ impl TenantActor {
 
     /// Commits the step, then answers. The answer is computed before the commit but only
     /// sent after it succeeded.
-    async fn finish<T>(&mut self, reply: tokio::sync::oneshot::Sender<CenterResult<T>>, result: CenterResult<T>) {
+    async fn finish<T>(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<CenterResult<T>>,
+        result: CenterResult<T>,
+    ) {
         let result = match self.commit().await {
             Ok(()) => result,
             Err(e) => Err(e),
@@ -284,14 +311,20 @@ impl TenantActor {
             queue: QueueId(new.queue_id as u64),
             channel: new.channel,
             priority: new.priority as i32,
-            requirements: new.requirements.iter().map(Requirement::to_router).collect(),
+            requirements: new
+                .requirements
+                .iter()
+                .map(Requirement::to_router)
+                .collect(),
             arrived_at: now,
             queue_entered_at: now,
         };
-        self.router.handle_contact_arrived(now, spec).map_err(|e| match e {
-            RouterError::InvalidConfig(m) => field("requirements", &m),
-            other => CenterError::Conflict(other.to_string()),
-        })?;
+        self.router
+            .handle_contact_arrived(now, spec)
+            .map_err(|e| match e {
+                RouterError::InvalidConfig(m) => field("requirements", &m),
+                other => CenterError::Conflict(other.to_string()),
+            })?;
         let row = ContactRow {
             id,
             tenant_id: self.tenant.id,
@@ -319,9 +352,16 @@ impl TenantActor {
         };
         self.open.insert(id, row);
         self.step.touch_contact(id);
-        self.event(id, EventKind::Created, None, None, json!({ "by_user": new.created_by, "channel": new.channel }));
+        self.event(
+            id,
+            EventKind::Created,
+            None,
+            None,
+            json!({ "by_user": new.created_by, "channel": new.channel }),
+        );
         self.event(id, EventKind::Queued, Some(new.queue_id), None, json!({}));
-        metrics::counter!("tsunagu_contacts_created_total", "channel" => new.channel.as_str()).increment(1);
+        metrics::counter!("tsunagu_contacts_created_total", "channel" => new.channel.as_str())
+            .increment(1);
         self.drain();
         Ok(self.open[&id].clone())
     }
@@ -329,24 +369,47 @@ impl TenantActor {
     async fn agent_command(&mut self, cmd: AgentCommand) -> CenterResult<Option<ContactRow>> {
         let now = self.now;
         match cmd {
-            AgentCommand::SetPresence { agent_id, presence, reason, by_user } => {
-                let agent = self.agents.get(&agent_id).ok_or_else(|| CenterError::NotFound(format!("agent {agent_id}")))?;
+            AgentCommand::SetPresence {
+                agent_id,
+                presence,
+                reason,
+                by_user,
+            } => {
+                let agent = self
+                    .agents
+                    .get(&agent_id)
+                    .ok_or_else(|| CenterError::NotFound(format!("agent {agent_id}")))?;
                 let _ = agent;
                 self.router
                     .handle_presence(now, AgentId(agent_id as u64), presence)
                     .map_err(|e| CenterError::NotFound(e.to_string()))?;
                 let live = self.agents.get_mut(&agent_id).expect("checked");
                 live.presence = presence;
-                live.reason = if presence == Presence::NotReady { reason.or(Some("other".into())) } else { None };
+                live.reason = if presence == Presence::NotReady {
+                    reason.or(Some("other".into()))
+                } else {
+                    None
+                };
                 let _ = by_user;
                 self.step.touch_agent(agent_id);
                 Ok(None)
             }
-            AgentCommand::Accept { contact_id, agent_id } => {
+            AgentCommand::Accept {
+                contact_id,
+                agent_id,
+            } => {
                 self.open_contact(contact_id)?;
                 self.router
-                    .handle_offer_accepted(now, ContactId(contact_id as u64), AgentId(agent_id as u64))
-                    .map_err(|_| CenterError::Conflict(format!("contact {contact_id} is not offered to agent {agent_id}")))?;
+                    .handle_offer_accepted(
+                        now,
+                        ContactId(contact_id as u64),
+                        AgentId(agent_id as u64),
+                    )
+                    .map_err(|_| {
+                        CenterError::Conflict(format!(
+                            "contact {contact_id} is not offered to agent {agent_id}"
+                        ))
+                    })?;
                 let queue = self.open[&contact_id].queue_id;
                 let row = self.open.get_mut(&contact_id).expect("open");
                 row.status = ContactStatus::Connected.as_str().into();
@@ -355,62 +418,125 @@ impl TenantActor {
                 row.updated_at = now;
                 self.step.touch_contact(contact_id);
                 self.step.touch_agent(agent_id);
-                self.event(contact_id, EventKind::Accepted, queue, Some(agent_id), json!({}));
-                self.event(contact_id, EventKind::Connected, queue, Some(agent_id), json!({}));
+                self.event(
+                    contact_id,
+                    EventKind::Accepted,
+                    queue,
+                    Some(agent_id),
+                    json!({}),
+                );
+                self.event(
+                    contact_id,
+                    EventKind::Connected,
+                    queue,
+                    Some(agent_id),
+                    json!({}),
+                );
                 metrics::counter!("tsunagu_contacts_answered_total").increment(1);
                 self.drain();
                 Ok(Some(self.open[&contact_id].clone()))
             }
-            AgentCommand::Reject { contact_id, agent_id } => {
+            AgentCommand::Reject {
+                contact_id,
+                agent_id,
+            } => {
                 self.open_contact(contact_id)?;
                 self.router
-                    .handle_offer_rejected(now, ContactId(contact_id as u64), AgentId(agent_id as u64))
-                    .map_err(|_| CenterError::Conflict(format!("contact {contact_id} is not offered to agent {agent_id}")))?;
+                    .handle_offer_rejected(
+                        now,
+                        ContactId(contact_id as u64),
+                        AgentId(agent_id as u64),
+                    )
+                    .map_err(|_| {
+                        CenterError::Conflict(format!(
+                            "contact {contact_id} is not offered to agent {agent_id}"
+                        ))
+                    })?;
                 let queue = self.open[&contact_id].queue_id;
                 self.step.touch_agent(agent_id);
-                self.event(contact_id, EventKind::Rejected, queue, Some(agent_id), json!({}));
+                self.event(
+                    contact_id,
+                    EventKind::Rejected,
+                    queue,
+                    Some(agent_id),
+                    json!({}),
+                );
                 self.drain();
                 Ok(self.open.get(&contact_id).cloned())
             }
-            AgentCommand::End { contact_id, agent_id, by_user, reason } => {
+            AgentCommand::End {
+                contact_id,
+                agent_id,
+                by_user,
+                reason,
+            } => {
                 self.end_contact(contact_id, agent_id, by_user, reason)?;
                 Ok(self.open.get(&contact_id).cloned())
             }
-            AgentCommand::WrapUp { contact_id, agent_id, disposition, note, by_user } => {
-                self.wrap_up(contact_id, agent_id, disposition, note, by_user).await
+            AgentCommand::WrapUp {
+                contact_id,
+                agent_id,
+                disposition,
+                note,
+                by_user,
+            } => {
+                self.wrap_up(contact_id, agent_id, disposition, note, by_user)
+                    .await
             }
         }
     }
 
     fn open_contact(&self, id: i64) -> CenterResult<&ContactRow> {
-        self.open.get(&id).ok_or_else(|| CenterError::Conflict(format!("contact {id} is not open")))
+        self.open
+            .get(&id)
+            .ok_or_else(|| CenterError::Conflict(format!("contact {id} is not open")))
     }
 
-    fn end_contact(&mut self, id: i64, agent_id: Option<i64>, by_user: i64, reason: Option<String>) -> CenterResult<()> {
+    fn end_contact(
+        &mut self,
+        id: i64,
+        agent_id: Option<i64>,
+        by_user: i64,
+        reason: Option<String>,
+    ) -> CenterResult<()> {
         let now = self.now;
         let row = self.open_contact(id)?;
         let status = ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued);
         if let Some(a) = agent_id {
             if row.agent_id != Some(a) || status != ContactStatus::Connected {
-                return Err(CenterError::Conflict(format!("contact {id} is not connected to agent {a}")));
+                return Err(CenterError::Conflict(format!(
+                    "contact {id} is not connected to agent {a}"
+                )));
             }
         }
         if status == ContactStatus::WrapUp {
-            return Err(CenterError::Conflict(format!("contact {id} has already ended")));
+            return Err(CenterError::Conflict(format!(
+                "contact {id} has already ended"
+            )));
         }
         let queue = row.queue_id;
         let handler = row.agent_id;
         let offered_to = self.offered_agents(id);
-        self.router.handle_contact_ended(now, ContactId(id as u64)).map_err(|e| CenterError::Conflict(e.to_string()))?;
+        self.router
+            .handle_contact_ended(now, ContactId(id as u64))
+            .map_err(|e| CenterError::Conflict(e.to_string()))?;
         let row = self.open.get_mut(&id).expect("open");
         row.ended_at = Some(now);
         row.updated_at = now;
         self.step.touch_contact(id);
         if status == ContactStatus::Connected {
-            let auto_complete = queue.and_then(|q| self.queues.get(&q)).is_some_and(|q| q.wrap_up_secs == Some(0));
+            let auto_complete = queue
+                .and_then(|q| self.queues.get(&q))
+                .is_some_and(|q| q.wrap_up_secs == Some(0));
             let row = self.open.get_mut(&id).expect("open");
             row.status = ContactStatus::WrapUp.as_str().into();
-            self.event(id, EventKind::Ended, queue, handler, json!({ "by_user": by_user, "reason": reason }));
+            self.event(
+                id,
+                EventKind::Ended,
+                queue,
+                handler,
+                json!({ "by_user": by_user, "reason": reason }),
+            );
             if auto_complete {
                 self.complete(id, None, true);
             }
@@ -421,7 +547,13 @@ impl TenantActor {
             let row = self.open.get_mut(&id).expect("open");
             row.status = ContactStatus::Abandoned.as_str().into();
             row.end_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
-            self.event(id, EventKind::Abandoned, queue, None, json!({ "by_user": by_user, "reason": reason }));
+            self.event(
+                id,
+                EventKind::Abandoned,
+                queue,
+                None,
+                json!({ "by_user": by_user, "reason": reason }),
+            );
             metrics::counter!("tsunagu_contacts_abandoned_total").increment(1);
         }
         for a in offered_to {
@@ -434,7 +566,9 @@ impl TenantActor {
     /// Marks the contact completed (after-call work over).
     fn complete(&mut self, id: i64, disposition: Option<String>, auto: bool) {
         let now = self.now;
-        let Some(row) = self.open.get_mut(&id) else { return };
+        let Some(row) = self.open.get_mut(&id) else {
+            return;
+        };
         row.status = ContactStatus::Completed.as_str().into();
         row.acw_done_at = Some(now);
         if disposition.is_some() {
@@ -443,7 +577,13 @@ impl TenantActor {
         row.updated_at = now;
         let (queue, agent) = (row.queue_id, row.agent_id);
         self.step.touch_contact(id);
-        self.event(id, EventKind::AcwDone, queue, agent, json!({ "disposition": disposition, "auto": auto }));
+        self.event(
+            id,
+            EventKind::AcwDone,
+            queue,
+            agent,
+            json!({ "disposition": disposition, "auto": auto }),
+        );
     }
 
     async fn wrap_up(
@@ -456,7 +596,11 @@ impl TenantActor {
     ) -> CenterResult<Option<ContactRow>> {
         let now = self.now;
         // Still talking: end and wrap up in one go.
-        if self.open.get(&id).is_some_and(|c| c.status == ContactStatus::Connected.as_str()) {
+        if self
+            .open
+            .get(&id)
+            .is_some_and(|c| c.status == ContactStatus::Connected.as_str())
+        {
             self.end_contact(id, Some(agent_id), by_user, None)?;
         }
         let row = match self.open.get(&id) {
@@ -469,7 +613,9 @@ impl TenantActor {
                 .ok_or_else(|| CenterError::NotFound(format!("contact {id}")))?,
         };
         if row.agent_id != Some(agent_id) {
-            return Err(CenterError::Conflict(format!("contact {id} was not handled by agent {agent_id}")));
+            return Err(CenterError::Conflict(format!(
+                "contact {id} was not handled by agent {agent_id}"
+            )));
         }
         if let Some(code) = &disposition {
             self.check_disposition(row.queue_id, code).await?;
@@ -483,7 +629,9 @@ impl TenantActor {
                 self.step.touch_agent(agent_id);
             }
             // The wrap-up timer already ended after-call work: record the disposition late.
-            Some(ContactStatus::Completed) if row.disposition_code.is_none() || disposition.is_none() => {
+            Some(ContactStatus::Completed)
+                if row.disposition_code.is_none() || disposition.is_none() =>
+            {
                 if disposition.is_some() {
                     let mut row = row.clone();
                     row.disposition_code = disposition.clone();
@@ -492,7 +640,11 @@ impl TenantActor {
                     self.step.touch_contact(id);
                 }
             }
-            _ => return Err(CenterError::Conflict(format!("contact {id} is not in after-call work"))),
+            _ => {
+                return Err(CenterError::Conflict(format!(
+                    "contact {id} is not in after-call work"
+                )))
+            }
         }
         if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
             self.step.notes.push(NoteRow {
@@ -509,20 +661,37 @@ impl TenantActor {
     }
 
     async fn check_disposition(&self, queue: Option<i64>, code: &str) -> CenterResult<()> {
-        let all = self.store.dispositions(self.tenant.id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
-        if all.iter().any(|d| d.code == code && (d.queue_id.is_none() || d.queue_id == queue)) {
+        let all = self
+            .store
+            .dispositions(self.tenant.id)
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        if all
+            .iter()
+            .any(|d| d.code == code && (d.queue_id.is_none() || d.queue_id == queue))
+        {
             Ok(())
         } else {
-            Err(field("disposition", "is not a wrap-up code of this contact's queue"))
+            Err(field(
+                "disposition",
+                "is not a wrap-up code of this contact's queue",
+            ))
         }
     }
 
     async fn reload_queue(&mut self, id: i64) -> CenterResult<()> {
         let now = self.now;
-        match self.store.queue(self.tenant.id, id).await.map_err(|e| CenterError::Unavailable(e.to_string()))? {
+        match self
+            .store
+            .queue(self.tenant.id, id)
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?
+        {
             Some(row) => {
                 let cfg = queue_config(&row, true).map_err(|m| field("queue", &m))?;
-                self.router.upsert_queue(now, cfg).map_err(|e| field("queue", &e.to_string()))?;
+                self.router
+                    .upsert_queue(now, cfg)
+                    .map_err(|e| field("queue", &e.to_string()))?;
                 self.queues.insert(id, row);
             }
             None => {
@@ -539,12 +708,22 @@ impl TenantActor {
 
     async fn reload_agent(&mut self, id: i64) -> CenterResult<()> {
         let now = self.now;
-        let Some(full) = self.store.agent(self.tenant.id, id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?
+        let Some(full) = self
+            .store
+            .agent(self.tenant.id, id)
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?
         else {
             return Err(CenterError::NotFound(format!("agent {id}")));
         };
-        let user = self.store.user(self.tenant.id, full.agent.user_id).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
-        self.router.upsert_agent(now, agent_config(&full)).map_err(|e| field("agent", &e.to_string()))?;
+        let user = self
+            .store
+            .user(self.tenant.id, full.agent.user_id)
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        self.router
+            .upsert_agent(now, agent_config(&full))
+            .map_err(|e| field("agent", &e.to_string()))?;
         let live = self.agents.entry(id).or_insert_with(|| AgentLive {
             user_id: full.agent.user_id,
             username: full.username.clone(),
@@ -560,7 +739,9 @@ impl TenantActor {
         if user.is_none_or(|u| u.disabled) && live.presence != Presence::Offline {
             live.presence = Presence::Offline;
             live.reason = None;
-            self.router.handle_presence(now, AgentId(id as u64), Presence::Offline).ok();
+            self.router
+                .handle_presence(now, AgentId(id as u64), Presence::Offline)
+                .ok();
         }
         self.step.touch_agent(id);
         self.drain();
@@ -574,7 +755,15 @@ impl TenantActor {
                 .router
                 .queue_snapshots()
                 .into_iter()
-                .map(|(q, s)| (q.0 as i64, s.waiting, s.offered, s.connected, s.oldest_entered_at))
+                .map(|(q, s)| {
+                    (
+                        q.0 as i64,
+                        s.waiting,
+                        s.offered,
+                        s.connected,
+                        s.oldest_entered_at,
+                    )
+                })
                 .collect(),
             agents: self.agents.iter().map(|(&id, a)| a.view(id)).collect(),
         }
@@ -584,9 +773,9 @@ impl TenantActor {
         self.open
             .values()
             .filter_map(|c| match self.router.contact(ContactId(c.id as u64)) {
-                Some(RouterContact::Offered { agents, expires_at, .. }) if agents.contains(&AgentId(agent as u64)) => {
-                    Some((c.clone(), expires_at))
-                }
+                Some(RouterContact::Offered {
+                    agents, expires_at, ..
+                }) if agents.contains(&AgentId(agent as u64)) => Some((c.clone(), expires_at)),
                 _ => None,
             })
             .collect()
@@ -594,14 +783,23 @@ impl TenantActor {
 
     fn offered_agents(&self, contact: i64) -> Vec<i64> {
         match self.router.contact(ContactId(contact as u64)) {
-            Some(RouterContact::Offered { agents, .. }) => agents.iter().map(|a| a.0 as i64).collect(),
+            Some(RouterContact::Offered { agents, .. }) => {
+                agents.iter().map(|a| a.0 as i64).collect()
+            }
             _ => Vec::new(),
         }
     }
 
     // ----- router actions ----------------------------------------------------------------
 
-    fn event(&mut self, contact: i64, kind: EventKind, queue: Option<i64>, agent: Option<i64>, data: serde_json::Value) {
+    fn event(
+        &mut self,
+        contact: i64,
+        kind: EventKind,
+        queue: Option<i64>,
+        agent: Option<i64>,
+        data: serde_json::Value,
+    ) {
         let data = match data {
             serde_json::Value::Object(m) if m.is_empty() => None,
             v => Some(v.to_string()),
@@ -623,31 +821,62 @@ impl TenantActor {
         let now = self.now;
         while let Some(action) = self.router.poll_action() {
             match action {
-                Action::Offer { contact, agent, queue, expires_at } => {
+                Action::Offer {
+                    contact,
+                    agent,
+                    queue,
+                    expires_at,
+                } => {
                     let (c, a, q) = (contact.0 as i64, agent.0 as i64, queue.0 as i64);
-                    let Some(row) = self.open.get_mut(&c) else { continue };
+                    let Some(row) = self.open.get_mut(&c) else {
+                        continue;
+                    };
                     row.status = ContactStatus::Offered.as_str().into();
                     row.offered_at = Some(now);
                     row.updated_at = now;
                     let view = ContactView::from(&*row);
                     self.step.touch_contact(c);
                     self.step.touch_agent(a);
-                    self.event(c, EventKind::Offered, Some(q), Some(a), json!({ "expires_at": ts(expires_at) }));
+                    self.event(
+                        c,
+                        EventKind::Offered,
+                        Some(q),
+                        Some(a),
+                        json!({ "expires_at": ts(expires_at) }),
+                    );
                     self.step.outbox.push(Envelope {
                         audience: Audience::Agents(vec![a]),
-                        event: LiveEvent::Offer { agent_id: a, expires_at, contact: view },
+                        event: LiveEvent::Offer {
+                            agent_id: a,
+                            expires_at,
+                            contact: view,
+                        },
                     });
                     metrics::counter!("tsunagu_offers_total").increment(1);
                 }
-                Action::OfferWithdrawn { contact, agent, reason } => {
+                Action::OfferWithdrawn {
+                    contact,
+                    agent,
+                    reason,
+                } => {
                     let (c, a) = (contact.0 as i64, agent.0 as i64);
                     let reason = format!("{reason:?}");
                     let queue = self.open.get(&c).and_then(|r| r.queue_id);
                     self.step.touch_agent(a);
-                    self.event(c, EventKind::OfferWithdrawn, queue, Some(a), json!({ "reason": reason }));
+                    self.event(
+                        c,
+                        EventKind::OfferWithdrawn,
+                        queue,
+                        Some(a),
+                        json!({ "reason": reason }),
+                    );
                     self.step.outbox.push(Envelope {
                         audience: Audience::Agents(vec![a]),
-                        event: LiveEvent::OfferWithdrawn { agent_id: a, contact_id: c, reason },
+                        event: LiveEvent::OfferWithdrawn {
+                            agent_id: a,
+                            contact_id: c,
+                            reason,
+                        },
                     });
                 }
                 Action::OfferTimedOut { contact, agent } => {
@@ -657,7 +886,10 @@ impl TenantActor {
                     self.event(c, EventKind::OfferTimedOut, queue, Some(a), json!({}));
                     self.step.outbox.push(Envelope {
                         audience: Audience::Agents(vec![a]),
-                        event: LiveEvent::OfferTimedOut { agent_id: a, contact_id: c },
+                        event: LiveEvent::OfferTimedOut {
+                            agent_id: a,
+                            contact_id: c,
+                        },
                     });
                     metrics::counter!("tsunagu_offer_no_answers_total").increment(1);
                 }
@@ -668,7 +900,13 @@ impl TenantActor {
                         row.updated_at = now;
                     }
                     self.step.touch_contact(c);
-                    self.event(c, EventKind::Requeued, Some(queue.0 as i64), None, json!({}));
+                    self.event(
+                        c,
+                        EventKind::Requeued,
+                        Some(queue.0 as i64),
+                        None,
+                        json!({}),
+                    );
                 }
                 Action::AgentAutoNotReady { agent } => {
                     let a = agent.0 as i64;
@@ -688,7 +926,13 @@ impl TenantActor {
                         row.updated_at = now;
                     }
                     self.step.touch_contact(c);
-                    self.event(c, EventKind::Overflowed, Some(to.0 as i64), None, json!({ "from_queue_id": from.0 }));
+                    self.event(
+                        c,
+                        EventKind::Overflowed,
+                        Some(to.0 as i64),
+                        None,
+                        json!({ "from_queue_id": from.0 }),
+                    );
                 }
                 Action::MaxWaitExceeded { contact, queue } => {
                     let c = contact.0 as i64;
@@ -699,7 +943,13 @@ impl TenantActor {
                         row.updated_at = now;
                     }
                     self.step.touch_contact(c);
-                    self.event(c, EventKind::MaxWaitReached, Some(queue.0 as i64), None, json!({}));
+                    self.event(
+                        c,
+                        EventKind::MaxWaitReached,
+                        Some(queue.0 as i64),
+                        None,
+                        json!({}),
+                    );
                 }
                 Action::WrapUpExpired { contact, agent } => {
                     let c = contact.0 as i64;
@@ -719,9 +969,17 @@ impl TenantActor {
     fn flush_agents(&mut self) {
         let now = self.now;
         for id in std::mem::take(&mut self.step.agents) {
-            let Some(status) = self.router.agent_status(AgentId(id as u64)) else { continue };
-            let Some(live) = self.agents.get_mut(&id) else { continue };
-            let key = (presence_str(live.presence).to_string(), live.reason.clone(), status.as_str().to_string());
+            let Some(status) = self.router.agent_status(AgentId(id as u64)) else {
+                continue;
+            };
+            let Some(live) = self.agents.get_mut(&id) else {
+                continue;
+            };
+            let key = (
+                presence_str(live.presence).to_string(),
+                live.reason.clone(),
+                status.as_str().to_string(),
+            );
             if self.persisted.get(&id) == Some(&key) {
                 continue;
             }
@@ -764,7 +1022,11 @@ impl TenantActor {
         self.open.clear();
         self.persisted.clear();
 
-        let queues = self.store.queues(self.tenant.id).await.map_err(unavailable)?;
+        let queues = self
+            .store
+            .queues(self.tenant.id)
+            .await
+            .map_err(unavailable)?;
         for pass in [false, true] {
             for q in &queues {
                 match queue_config(q, pass) {
@@ -773,7 +1035,9 @@ impl TenantActor {
                             error!(tenant = %self.tenant.slug, queue = q.id, "queue not loaded: {e}");
                         }
                     }
-                    Err(e) => error!(tenant = %self.tenant.slug, queue = q.id, "queue not loaded: {e}"),
+                    Err(e) => {
+                        error!(tenant = %self.tenant.slug, queue = q.id, "queue not loaded: {e}")
+                    }
                 }
             }
         }
@@ -788,9 +1052,20 @@ impl TenantActor {
             .into_iter()
             .map(|(a, n, t)| (a, (n, t)))
             .collect();
-        let users: HashMap<i64, UserRow> =
-            self.store.users(self.tenant.id).await.map_err(unavailable)?.into_iter().map(|u| (u.id, u)).collect();
-        for a in self.store.agents(self.tenant.id).await.map_err(unavailable)? {
+        let users: HashMap<i64, UserRow> = self
+            .store
+            .users(self.tenant.id)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        for a in self
+            .store
+            .agents(self.tenant.id)
+            .await
+            .map_err(unavailable)?
+        {
             let id = a.agent.id;
             if let Err(e) = self.router.upsert_agent(now, agent_config(&a)) {
                 error!(tenant = %self.tenant.slug, agent = id, "agent not loaded: {e}");
@@ -800,12 +1075,26 @@ impl TenantActor {
             let _ = self.router.set_agent_stats(
                 now,
                 AgentId(id as u64),
-                AgentStats { handled: handled as u64, talk_ms: talk, idle_since: Some(a.agent.status_since) },
+                AgentStats {
+                    handled: handled as u64,
+                    talk_ms: talk,
+                    idle_since: Some(a.agent.status_since),
+                },
             );
             let disabled = users.get(&a.agent.user_id).is_none_or(|u| u.disabled);
-            let presence =
-                if disabled { Presence::Offline } else { parse_presence(&a.agent.presence).unwrap_or(Presence::Offline) };
-            self.persisted.insert(id, (a.agent.presence.clone(), a.agent.reason.clone(), a.agent.status.clone()));
+            let presence = if disabled {
+                Presence::Offline
+            } else {
+                parse_presence(&a.agent.presence).unwrap_or(Presence::Offline)
+            };
+            self.persisted.insert(
+                id,
+                (
+                    a.agent.presence.clone(),
+                    a.agent.reason.clone(),
+                    a.agent.status.clone(),
+                ),
+            );
             self.agents.insert(
                 id,
                 AgentLive {
@@ -834,7 +1123,11 @@ impl TenantActor {
             recovered += 1;
         }
         // Presence last, so restored work is in place before anyone can be offered more.
-        let presences: Vec<(i64, Presence)> = self.agents.iter().map(|(&id, a)| (id, a.presence)).collect();
+        let presences: Vec<(i64, Presence)> = self
+            .agents
+            .iter()
+            .map(|(&id, a)| (id, a.presence))
+            .collect();
         for (id, p) in presences {
             if p != Presence::Offline {
                 let _ = self.router.handle_presence(now, AgentId(id as u64), p);
@@ -851,11 +1144,17 @@ impl TenantActor {
     async fn commit_rebuild(&mut self) -> CenterResult<()> {
         self.flush_agents();
         let touched = std::mem::take(&mut self.step.contacts);
-        let rows: Vec<Write> =
-            touched.iter().filter_map(|id| self.open.get(id)).map(|r| Write::Contact(Box::new(r.clone()))).collect();
+        let rows: Vec<Write> = touched
+            .iter()
+            .filter_map(|id| self.open.get(id))
+            .map(|r| Write::Contact(Box::new(r.clone())))
+            .collect();
         let writes = self.step.writes(rows);
         self.step = Step::default();
-        self.store.apply(&writes).await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        self.store
+            .apply(&writes)
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?;
         for id in touched {
             if self.open.get(&id).is_some_and(|c| !is_open(&c.status)) {
                 self.open.remove(&id);
@@ -881,7 +1180,11 @@ impl TenantActor {
         };
         let was = c.status.clone();
         // A call's media does not survive a restart: close it with a cause.
-        let close_call = channel == Channel::Voice && matches!(status, ContactStatus::Queued | ContactStatus::Offered | ContactStatus::Connected);
+        let close_call = channel == Channel::Voice
+            && matches!(
+                status,
+                ContactStatus::Queued | ContactStatus::Offered | ContactStatus::Connected
+            );
         if !queue_known || close_call {
             c.ended_at = Some(now);
             c.updated_at = now;
@@ -893,11 +1196,24 @@ impl TenantActor {
                 c.status = ContactStatus::Abandoned.as_str().into();
                 EventKind::Abandoned
             };
-            c.end_reason = Some(if queue_known { "server_restart" } else { "queue_removed" }.into());
+            c.end_reason = Some(
+                if queue_known {
+                    "server_restart"
+                } else {
+                    "queue_removed"
+                }
+                .into(),
+            );
             let (q, a) = (c.queue_id, c.agent_id);
             self.open.insert(id, c);
             self.step.touch_contact(id);
-            self.event(id, EventKind::Recovered, q, a, json!({ "was": was, "action": "closed" }));
+            self.event(
+                id,
+                EventKind::Recovered,
+                q,
+                a,
+                json!({ "was": was, "action": "closed" }),
+            );
             self.event(id, kind, q, a, json!({ "reason": "server_restart" }));
             return;
         }
@@ -907,7 +1223,13 @@ impl TenantActor {
                     c.status = ContactStatus::Queued.as_str().into();
                     c.updated_at = now;
                     self.step.touch_contact(id);
-                    self.event(id, EventKind::Recovered, c.queue_id, None, json!({ "was": was, "action": "requeued" }));
+                    self.event(
+                        id,
+                        EventKind::Recovered,
+                        c.queue_id,
+                        None,
+                        json!({ "was": was, "action": "requeued" }),
+                    );
                 }
                 self.router.handle_contact_arrived(now, spec(&c))
             }
@@ -916,7 +1238,9 @@ impl TenantActor {
                     now,
                     spec(&c),
                     AgentId(a as u64),
-                    Assignment::Connected { since: c.answered_at.unwrap_or(now) },
+                    Assignment::Connected {
+                        since: c.answered_at.unwrap_or(now),
+                    },
                 ),
                 None => Err(RouterError::UnknownAgent(AgentId(0))),
             },
@@ -925,7 +1249,9 @@ impl TenantActor {
                     now,
                     spec(&c),
                     AgentId(a as u64),
-                    Assignment::WrapUp { since: c.ended_at.unwrap_or(now) },
+                    Assignment::WrapUp {
+                        since: c.ended_at.unwrap_or(now),
+                    },
                 ),
                 None => Err(RouterError::UnknownAgent(AgentId(0))),
             },
@@ -940,7 +1266,13 @@ impl TenantActor {
             c.ended_at = Some(now);
             c.end_reason = Some("recovery_failed".into());
             self.step.touch_contact(id);
-            self.event(id, EventKind::Recovered, q, a, json!({ "was": was, "action": "closed", "error": e.to_string() }));
+            self.event(
+                id,
+                EventKind::Recovered,
+                q,
+                a,
+                json!({ "was": was, "action": "closed", "error": e.to_string() }),
+            );
         }
     }
 }
@@ -956,7 +1288,10 @@ fn field(name: &str, message: &str) -> CenterError {
 }
 
 fn router_config(t: &TenantRow) -> RouterConfig {
-    RouterConfig { priority_step_ms: t.priority_step_secs.max(1) * 1000, seed: t.id as u64 }
+    RouterConfig {
+        priority_step_ms: t.priority_step_secs.max(1) * 1000,
+        seed: t.id as u64,
+    }
 }
 
 /// Local midnight in the tenant's zone, as Unix milliseconds.

@@ -19,9 +19,17 @@ pub enum Audience {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A contact is offered to this agent: ring / pop it up until `expires_at`.
-    Offer { agent_id: i64, expires_at: i64, contact: ContactView },
+    Offer {
+        agent_id: i64,
+        expires_at: i64,
+        contact: ContactView,
+    },
     /// The offer no longer stands (taken elsewhere, contact ended, agent went not-ready).
-    OfferWithdrawn { agent_id: i64, contact_id: i64, reason: String },
+    OfferWithdrawn {
+        agent_id: i64,
+        contact_id: i64,
+        reason: String,
+    },
     /// The agent did not answer in time.
     OfferTimedOut { agent_id: i64, contact_id: i64 },
     /// A contact changed (status, queue, agent, times).
@@ -52,6 +60,11 @@ impl Envelope {
                 agents.push(a);
             }
         }
-        Envelope { audience: Audience::Agents(agents), event: LiveEvent::Contact { contact: ContactView::from(row) } }
+        Envelope {
+            audience: Audience::Agents(agents),
+            event: LiveEvent::Contact {
+                contact: ContactView::from(row),
+            },
+        }
     }
 }

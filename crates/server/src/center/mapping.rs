@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use tsunagu_acd::{
-    AgentConfig, AgentId, Capacity, Membership, QueueConfig, QueueId, RelaxStep, SkillId, SkillRequirement,
-    Strategy,
+    AgentConfig, AgentId, Capacity, Membership, QueueConfig, QueueId, RelaxStep, SkillId,
+    SkillRequirement, Strategy,
 };
 use tsunagu_store::rows::{AgentFull, QueueRow};
 
@@ -32,7 +32,10 @@ impl Requirement {
             steps: self
                 .steps
                 .iter()
-                .map(|s| RelaxStep { after_ms: s.after_secs * 1000, min_level: s.min_level })
+                .map(|s| RelaxStep {
+                    after_ms: s.after_secs * 1000,
+                    min_level: s.min_level,
+                })
                 .collect(),
         }
     }
@@ -43,20 +46,27 @@ pub fn parse_requirements(json: &str) -> Result<Vec<Requirement>, String> {
 }
 
 pub fn router_requirements(json: &str) -> Result<Vec<SkillRequirement>, String> {
-    Ok(parse_requirements(json)?.iter().map(Requirement::to_router).collect())
+    Ok(parse_requirements(json)?
+        .iter()
+        .map(Requirement::to_router)
+        .collect())
 }
 
 /// A queue row as router configuration. `with_overflow: false` leaves the overflow target
 /// out, so queues can be created before the queues they overflow into.
 pub fn queue_config(row: &QueueRow, with_overflow: bool) -> Result<QueueConfig, String> {
-    let strategy =
-        Strategy::parse(&row.strategy).ok_or_else(|| format!("queue {}: unknown strategy {}", row.id, row.strategy))?;
+    let strategy = Strategy::parse(&row.strategy)
+        .ok_or_else(|| format!("queue {}: unknown strategy {}", row.id, row.strategy))?;
     Ok(QueueConfig {
         id: QueueId(row.id as u64),
         strategy,
         priority: row.priority as i32,
         max_wait_ms: row.max_wait_secs.map(|s| s * 1000),
-        overflow: if with_overflow { row.overflow_queue_id.map(|q| QueueId(q as u64)) } else { None },
+        overflow: if with_overflow {
+            row.overflow_queue_id.map(|q| QueueId(q as u64))
+        } else {
+            None
+        },
         wrap_up_ms: row.wrap_up_secs.map(|s| s * 1000),
         no_answer_timeout_ms: row.no_answer_timeout_secs * 1000,
         max_no_answers: row.max_no_answers as u32,
@@ -68,7 +78,11 @@ pub fn agent_config(a: &AgentFull) -> AgentConfig {
     let cap = |v: i64| v.clamp(0, 255) as u8;
     AgentConfig {
         id: AgentId(a.agent.id as u64),
-        skills: a.skills.iter().map(|&(s, l)| (SkillId(s as u64), l.clamp(1, 5) as u8)).collect(),
+        skills: a
+            .skills
+            .iter()
+            .map(|&(s, l)| (SkillId(s as u64), l.clamp(1, 5) as u8))
+            .collect(),
         capacity: Capacity {
             voice: cap(a.agent.capacity_voice),
             chat: cap(a.agent.capacity_chat),
@@ -78,7 +92,10 @@ pub fn agent_config(a: &AgentFull) -> AgentConfig {
         queues: a
             .queues
             .iter()
-            .map(|&(q, p)| Membership { queue: QueueId(q as u64), position: p.clamp(0, u32::MAX as i64) as u32 })
+            .map(|&(q, p)| Membership {
+                queue: QueueId(q as u64),
+                position: p.clamp(0, u32::MAX as i64) as u32,
+            })
             .collect(),
     }
 }

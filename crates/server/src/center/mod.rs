@@ -35,7 +35,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 }
 
@@ -82,7 +85,10 @@ pub struct TenantHandle {
 impl TenantHandle {
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> CenterResult<T> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| CenterError::ShuttingDown)?;
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| CenterError::ShuttingDown)?;
         rx.await.map_err(|_| CenterError::ShuttingDown)?
     }
 
@@ -147,7 +153,11 @@ impl Center {
 
     /// Starts (recovers) every tenant in the database.
     pub async fn start_all(&self) -> CenterResult<()> {
-        let tenants = self.store.tenants().await.map_err(|e| CenterError::Unavailable(e.to_string()))?;
+        let tenants = self
+            .store
+            .tenants()
+            .await
+            .map_err(|e| CenterError::Unavailable(e.to_string()))?;
         for t in tenants {
             self.tenant(t.id).await?;
         }
@@ -171,7 +181,12 @@ impl Center {
             .ok_or_else(|| CenterError::NotFound(format!("tenant {tenant_id}")))?;
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
-        let mut actor = actor::TenantActor::new(tenant, self.store.clone(), self.clock.clone(), events.clone());
+        let mut actor = actor::TenantActor::new(
+            tenant,
+            self.store.clone(),
+            self.clock.clone(),
+            events.clone(),
+        );
         actor.rebuild().await?;
         let task = tokio::spawn(actor.run(rx));
         self.tasks.lock().await.push(task);

@@ -60,7 +60,10 @@ impl AuthUser {
             (Some(a), Some(own)) if a == own => Ok(a),
             (Some(_), _) => Err(ApiError::Forbidden("agents may act only for themselves")),
             (None, Some(own)) => Ok(own),
-            (None, None) => Err(ApiError::field("agent_id", "you have no agent profile; name the agent")),
+            (None, None) => Err(ApiError::field(
+                "agent_id",
+                "you have no agent profile; name the agent",
+            )),
         }
     }
 }
@@ -68,25 +71,46 @@ impl AuthUser {
 fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequestParts<Arc<App>> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers)
-            .or_else(|| CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE).map(|c| c.value().to_string()))
-            .ok_or(ApiError::Unauthorized("missing credentials: send a bearer token or log in"))?;
+            .or_else(|| {
+                CookieJar::from_headers(&parts.headers)
+                    .get(SESSION_COOKIE)
+                    .map(|c| c.value().to_string())
+            })
+            .ok_or(ApiError::Unauthorized(
+                "missing credentials: send a bearer token or log in",
+            ))?;
         let now = app.clock.now_ms();
         let (_, user) = app
             .store
             .token_user(&token::hash_token(&token), now)
             .await?
             .ok_or(ApiError::Unauthorized("invalid or expired credentials"))?;
-        let role = Role::parse(&user.role).ok_or_else(|| ApiError::Internal(format!("user {} has role {}", user.id, user.role)))?;
-        let agent_id = app.store.agent_by_user(user.tenant_id, user.id).await?.map(|a| a.id);
-        Ok(AuthUser { user, role, agent_id })
+        let role = Role::parse(&user.role).ok_or_else(|| {
+            ApiError::Internal(format!("user {} has role {}", user.id, user.role))
+        })?;
+        let agent_id = app
+            .store
+            .agent_by_user(user.tenant_id, user.id)
+            .await?
+            .map(|a| a.id);
+        Ok(AuthUser {
+            user,
+            role,
+            agent_id,
+        })
     }
 }
 
@@ -121,29 +145,50 @@ pub async fn login(
 ) -> ApiResult<(CookieJar, Json<LoginResponse>)> {
     let now = app.clock.now_ms();
     let ip_key = format!("ip:{}", addr.ip());
-    let user_key = format!("user:{}/{}", req.tenant.as_deref().unwrap_or(""), req.username);
-    app.throttle.check(&ip_key, now).map_err(ApiError::TooManyRequests)?;
-    app.throttle.check(&user_key, now).map_err(ApiError::TooManyRequests)?;
+    let user_key = format!(
+        "user:{}/{}",
+        req.tenant.as_deref().unwrap_or(""),
+        req.username
+    );
+    app.throttle
+        .check(&ip_key, now)
+        .map_err(ApiError::TooManyRequests)?;
+    app.throttle
+        .check(&user_key, now)
+        .map_err(ApiError::TooManyRequests)?;
 
     let tenant = match &req.tenant {
         Some(slug) => app.store.tenant_by_slug(slug).await?,
         None => {
             let all = app.store.tenants().await?;
-            if all.len() == 1 { all.into_iter().next() } else { None }
+            if all.len() == 1 {
+                all.into_iter().next()
+            } else {
+                None
+            }
         }
     };
     let user = match &tenant {
-        Some(t) => app.store.user_by_name(t.id, &req.username).await?.filter(|u| !u.disabled),
+        Some(t) => app
+            .store
+            .user_by_name(t.id, &req.username)
+            .await?
+            .filter(|u| !u.disabled),
         None => None,
     };
-    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy().to_string());
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::decoy().to_string());
     let given = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &given))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (Some(tenant), Some(user), true) = (tenant, user, ok) else {
-        app.throttle.failure(&ip_key, now, app.config.login_max_failures_per_ip);
-        app.throttle.failure(&user_key, now, app.config.login_max_failures);
+        app.throttle
+            .failure(&ip_key, now, app.config.login_max_failures_per_ip);
+        app.throttle
+            .failure(&user_key, now, app.config.login_max_failures);
         metrics::counter!("tsunagu_login_failures_total").increment(1);
         warn!(username = %req.username, client = %addr.ip(), "failed login");
         return Err(ApiError::Unauthorized("invalid credentials"));
@@ -173,7 +218,11 @@ pub async fn login(
         .path("/")
         .max_age(time_duration(app.config.session_ttl_secs))
         .build();
-    let agent_id = app.store.agent_by_user(tenant.id, user.id).await?.map(|a| a.id);
+    let agent_id = app
+        .store
+        .agent_by_user(tenant.id, user.id)
+        .await?
+        .map(|a| a.id);
     Ok((
         jar.add(cookie),
         Json(LoginResponse {
@@ -199,9 +248,14 @@ pub async fn logout(
 ) -> ApiResult<(CookieJar, StatusCode)> {
     let token = bearer(&headers).or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()));
     if let Some(t) = token {
-        app.store.revoke_token_by_hash(&token::hash_token(&t)).await?;
+        app.store
+            .revoke_token_by_hash(&token::hash_token(&t))
+            .await?;
     }
-    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), StatusCode::NO_CONTENT))
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -215,7 +269,11 @@ pub struct MeResponse {
 /// Who am I?
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]
 pub async fn me(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<MeResponse>> {
-    let tenant = app.store.tenant(who.tenant_id()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = app
+        .store
+        .tenant(who.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(MeResponse {
         user: UserView::new(&who.user, who.agent_id),
         tenant: TenantView::from(&tenant),
@@ -239,7 +297,10 @@ pub async fn change_password(
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     if req.new_password.chars().count() < password::MIN_LEN {
-        return Err(ApiError::field("new_password", format!("must be at least {} characters", password::MIN_LEN)));
+        return Err(ApiError::field(
+            "new_password",
+            format!("must be at least {} characters", password::MIN_LEN),
+        ));
     }
     let stored = who.user.password_hash.clone();
     let current = req.current_password.clone();
@@ -250,7 +311,9 @@ pub async fn change_password(
         return Err(ApiError::field("current_password", "is not correct"));
     }
     let new = req.new_password.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&new))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut user = who.user.clone();
     user.password_hash = hash;
     app.store.update_user(&user).await?;
@@ -335,20 +398,40 @@ pub async fn create_token(
     };
     app.store.create_token(&row).await?;
     info!(user = user.id, token = row.id, "API token created");
-    Ok((StatusCode::CREATED, Json(CreatedApiToken { token: secret, info: ApiTokenView::from(&row) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiToken {
+            token: secret,
+            info: ApiTokenView::from(&row),
+        }),
+    ))
 }
 
 /// List the tenant's integration tokens (never the secrets). Admin only.
 #[utoipa::path(get, path = "/api/tokens", tag = "auth", responses((status = 200, body = [ApiTokenView])), security(("bearer" = [])))]
-pub async fn list_tokens(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<ApiTokenView>>> {
+pub async fn list_tokens(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<ApiTokenView>>> {
     who.require(Role::Admin)?;
-    Ok(Json(app.store.tokens(who.tenant_id(), None).await?.iter().map(ApiTokenView::from).collect()))
+    Ok(Json(
+        app.store
+            .tokens(who.tenant_id(), None)
+            .await?
+            .iter()
+            .map(ApiTokenView::from)
+            .collect(),
+    ))
 }
 
 /// Revoke an integration token. Admin only.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke_token(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if app.store.revoke_token(who.tenant_id(), id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -25,7 +25,11 @@ use crate::dto::*;
 /// The caller's tenant (contact center) and its settings.
 #[utoipa::path(get, path = "/api/tenant", tag = "config", responses((status = 200, body = TenantView)), security(("bearer" = [])))]
 pub async fn get_tenant(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<TenantView>> {
-    let t = app.store.tenant(who.tenant_id()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let t = app
+        .store
+        .tenant(who.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(TenantView::from(&t)))
 }
 
@@ -46,7 +50,11 @@ pub struct TenantInput {
 /// Change the tenant's settings. Admin only.
 #[utoipa::path(put, path = "/api/tenant", tag = "config", request_body = TenantInput,
     responses((status = 200, body = TenantView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn put_tenant(State(app): State<Arc<App>>, who: AuthUser, ApiJson(input): ApiJson<TenantInput>) -> ApiResult<Json<TenantView>> {
+pub async fn put_tenant(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    ApiJson(input): ApiJson<TenantInput>,
+) -> ApiResult<Json<TenantView>> {
     who.require(Role::Admin)?;
     let mut e = FieldErrors::new();
     e.text("name", &input.name, 200);
@@ -57,16 +65,29 @@ pub async fn put_tenant(State(app): State<Arc<App>>, who: AuthUser, ApiJson(inpu
         e.add("default_region", "is not a known region code");
     }
     e.range("short_abandon_secs", input.short_abandon_secs, 0, 60);
-    e.range("priority_step_secs", input.priority_step_secs, 1, 86_400 * 365);
+    e.range(
+        "priority_step_secs",
+        input.priority_step_secs,
+        1,
+        86_400 * 365,
+    );
     e.into_result()?;
-    let mut t = app.store.tenant(who.tenant_id()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let mut t = app
+        .store
+        .tenant(who.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     t.name = input.name.trim().into();
     t.time_zone = input.time_zone;
     t.default_region = input.default_region.to_ascii_uppercase();
     t.short_abandon_secs = input.short_abandon_secs;
     t.priority_step_secs = input.priority_step_secs;
     app.store.update_tenant(&t).await?;
-    app.center.tenant(t.id).await?.tenant_changed(t.clone()).await?;
+    app.center
+        .tenant(t.id)
+        .await?
+        .tenant_changed(t.clone())
+        .await?;
     Ok(Json(TenantView::from(&t)))
 }
 
@@ -89,8 +110,18 @@ fn check_skill(s: &SkillInput) -> ApiResult<()> {
 }
 
 #[utoipa::path(get, path = "/api/skills", tag = "config", responses((status = 200, body = [SkillView])), security(("bearer" = [])))]
-pub async fn list_skills(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<SkillView>>> {
-    Ok(Json(app.store.skills(who.tenant_id()).await?.iter().map(SkillView::from).collect()))
+pub async fn list_skills(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<SkillView>>> {
+    Ok(Json(
+        app.store
+            .skills(who.tenant_id())
+            .await?
+            .iter()
+            .map(SkillView::from)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/skills", tag = "config", request_body = SkillInput,
@@ -140,14 +171,32 @@ pub async fn update_skill(
 /// Delete a skill no queue requires (agents lose it). Admin only.
 #[utoipa::path(delete, path = "/api/skills/{id}", tag = "config", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_skill(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_skill(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     let queues = app.store.queues(who.tenant_id()).await?;
-    if let Some(q) = queues.iter().find(|q| QueueView::from(*q).requirements.iter().any(|r| r.skill_id == id)) {
-        return Err(ApiError::Conflict(format!("queue {} still requires skill {id}", q.name)));
+    if let Some(q) = queues.iter().find(|q| {
+        QueueView::from(*q)
+            .requirements
+            .iter()
+            .any(|r| r.skill_id == id)
+    }) {
+        return Err(ApiError::Conflict(format!(
+            "queue {} still requires skill {id}",
+            q.name
+        )));
     }
-    let affected: Vec<i64> =
-        app.store.agents(who.tenant_id()).await?.iter().filter(|a| a.skills.iter().any(|s| s.0 == id)).map(|a| a.agent.id).collect();
+    let affected: Vec<i64> = app
+        .store
+        .agents(who.tenant_id())
+        .await?
+        .iter()
+        .filter(|a| a.skills.iter().any(|s| s.0 == id))
+        .map(|a| a.agent.id)
+        .collect();
     app.store.delete_skill(who.tenant_id(), id).await?;
     let tenant = app.center.tenant(who.tenant_id()).await?;
     for a in affected {
@@ -171,7 +220,10 @@ fn default_strategy() -> String {
     "longest-idle".into()
 }
 fn default_sl() -> ServiceLevelInput {
-    ServiceLevelInput { target_pct: 80, threshold_secs: 20 }
+    ServiceLevelInput {
+        target_pct: 80,
+        threshold_secs: 20,
+    }
 }
 fn default_no_answer() -> i64 {
     20
@@ -214,14 +266,27 @@ pub struct QueueInput {
 }
 
 /// Checks requirements against the tenant's skills and the router's own rules.
-pub async fn check_requirements(app: &App, tenant_id: i64, field: &str, reqs: &[Requirement], e: &mut FieldErrors) -> ApiResult<()> {
+pub async fn check_requirements(
+    app: &App,
+    tenant_id: i64,
+    field: &str,
+    reqs: &[Requirement],
+    e: &mut FieldErrors,
+) -> ApiResult<()> {
     let skills = app.store.skills(tenant_id).await?;
     for (i, r) in reqs.iter().enumerate() {
         if !skills.iter().any(|s| s.id == r.skill_id) {
             e.add(format!("{field}[{i}].skill_id"), "no such skill");
         }
-        if let Some(s) = r.steps.iter().find(|s| s.after_secs < 0 || s.after_secs > 86_400) {
-            e.add(format!("{field}[{i}].steps"), format!("after_secs {} is outside 0..=86400", s.after_secs));
+        if let Some(s) = r
+            .steps
+            .iter()
+            .find(|s| s.after_secs < 0 || s.after_secs > 86_400)
+        {
+            e.add(
+                format!("{field}[{i}].steps"),
+                format!("after_secs {} is outside 0..=86400", s.after_secs),
+            );
             continue;
         }
         let router: SkillRequirement = r.to_router();
@@ -229,13 +294,22 @@ pub async fn check_requirements(app: &App, tenant_id: i64, field: &str, reqs: &[
             e.add(format!("{field}[{i}].steps"), m);
         }
     }
-    if reqs.iter().enumerate().any(|(i, r)| reqs[..i].iter().any(|x| x.skill_id == r.skill_id)) {
+    if reqs
+        .iter()
+        .enumerate()
+        .any(|(i, r)| reqs[..i].iter().any(|x| x.skill_id == r.skill_id))
+    {
         e.add(field, "a skill is listed twice");
     }
     Ok(())
 }
 
-async fn queue_row(app: &App, who: &AuthUser, id: Option<i64>, input: QueueInput) -> ApiResult<QueueRow> {
+async fn queue_row(
+    app: &App,
+    who: &AuthUser,
+    id: Option<i64>,
+    input: QueueInput,
+) -> ApiResult<QueueRow> {
     let mut e = FieldErrors::new();
     e.slug("name", &input.name);
     e.text("display_name", &input.display_name, 100);
@@ -244,15 +318,30 @@ async fn queue_row(app: &App, who: &AuthUser, id: Option<i64>, input: QueueInput
         e.add("strategy", format!("must be one of {}", all.join(", ")));
     }
     e.range("priority", input.priority, -100, 100);
-    e.range("service_level.target_pct", input.service_level.target_pct, 1, 100);
-    e.range("service_level.threshold_secs", input.service_level.threshold_secs, 1, 3600);
+    e.range(
+        "service_level.target_pct",
+        input.service_level.target_pct,
+        1,
+        100,
+    );
+    e.range(
+        "service_level.threshold_secs",
+        input.service_level.threshold_secs,
+        1,
+        3600,
+    );
     if let Some(m) = input.max_wait_secs {
         e.range("max_wait_secs", m, 1, 86_400);
     }
     if let Some(w) = input.wrap_up_secs {
         e.range("wrap_up_secs", w, 0, 3600);
     }
-    e.range("no_answer_timeout_secs", input.no_answer_timeout_secs, 1, 600);
+    e.range(
+        "no_answer_timeout_secs",
+        input.no_answer_timeout_secs,
+        1,
+        600,
+    );
     e.range("max_no_answers", input.max_no_answers, 0, 100);
     if let Some(o) = input.overflow_queue_id {
         if Some(o) == id {
@@ -264,7 +353,14 @@ async fn queue_row(app: &App, who: &AuthUser, id: Option<i64>, input: QueueInput
             e.add("max_wait_secs", "is needed when an overflow queue is set");
         }
     }
-    check_requirements(app, who.tenant_id(), "requirements", &input.requirements, &mut e).await?;
+    check_requirements(
+        app,
+        who.tenant_id(),
+        "requirements",
+        &input.requirements,
+        &mut e,
+    )
+    .await?;
     e.into_result()?;
     let now = app.clock.now_ms();
     Ok(QueueRow {
@@ -281,21 +377,40 @@ async fn queue_row(app: &App, who: &AuthUser, id: Option<i64>, input: QueueInput
         wrap_up_secs: input.wrap_up_secs,
         no_answer_timeout_secs: input.no_answer_timeout_secs,
         max_no_answers: input.max_no_answers,
-        requirements: serde_json::to_string(&input.requirements).map_err(|e| ApiError::Internal(e.to_string()))?,
+        requirements: serde_json::to_string(&input.requirements)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: now,
         updated_at: now,
     })
 }
 
 #[utoipa::path(get, path = "/api/queues", tag = "config", responses((status = 200, body = [QueueView])), security(("bearer" = [])))]
-pub async fn list_queues(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<QueueView>>> {
-    Ok(Json(app.store.queues(who.tenant_id()).await?.iter().map(QueueView::from).collect()))
+pub async fn list_queues(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<QueueView>>> {
+    Ok(Json(
+        app.store
+            .queues(who.tenant_id())
+            .await?
+            .iter()
+            .map(QueueView::from)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/queues/{id}", tag = "config", params(("id" = i64, Path)),
     responses((status = 200, body = QueueView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_queue(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<QueueView>> {
-    let q = app.store.queue(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
+pub async fn get_queue(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<QueueView>> {
+    let q = app
+        .store
+        .queue(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
     Ok(Json(QueueView::from(&q)))
 }
 
@@ -311,7 +426,11 @@ pub async fn create_queue(
     who.require(Role::Admin)?;
     let row = queue_row(&app, &who, None, input).await?;
     app.store.create_queue(&row).await?;
-    app.center.tenant(who.tenant_id()).await?.queue_changed(row.id).await?;
+    app.center
+        .tenant(who.tenant_id())
+        .await?
+        .queue_changed(row.id)
+        .await?;
     Ok((StatusCode::CREATED, Json(QueueView::from(&row))))
 }
 
@@ -326,11 +445,19 @@ pub async fn update_queue(
     ApiJson(input): ApiJson<QueueInput>,
 ) -> ApiResult<Json<QueueView>> {
     who.require(Role::Admin)?;
-    let old = app.store.queue(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
+    let old = app
+        .store
+        .queue(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
     let mut row = queue_row(&app, &who, Some(id), input).await?;
     row.created_at = old.created_at;
     app.store.update_queue(&row).await?;
-    app.center.tenant(who.tenant_id()).await?.queue_changed(row.id).await?;
+    app.center
+        .tenant(who.tenant_id())
+        .await?
+        .queue_changed(row.id)
+        .await?;
     Ok(Json(QueueView::from(&row)))
 }
 
@@ -338,16 +465,27 @@ pub async fn update_queue(
 /// it, no wrap-up codes). Admin only.
 #[utoipa::path(delete, path = "/api/queues/{id}", tag = "config", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_queue(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_queue(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
-    app.store.queue(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
+    app.store
+        .queue(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("queue {id}")))?;
     if app.store.queue_in_use(who.tenant_id(), id).await? {
         return Err(ApiError::Conflict(format!(
             "queue {id} has contacts, members, wrap-up codes or overflow from other queues"
         )));
     }
     app.store.delete_queue(who.tenant_id(), id).await?;
-    app.center.tenant(who.tenant_id()).await?.queue_changed(id).await?;
+    app.center
+        .tenant(who.tenant_id())
+        .await?
+        .queue_changed(id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,7 +508,12 @@ pub struct DispositionFilter {
     pub queue_id: Option<i64>,
 }
 
-async fn disposition_row(app: &App, who: &AuthUser, id: Option<i64>, input: DispositionInput) -> ApiResult<DispositionRow> {
+async fn disposition_row(
+    app: &App,
+    who: &AuthUser,
+    id: Option<i64>,
+    input: DispositionInput,
+) -> ApiResult<DispositionRow> {
     let mut e = FieldErrors::new();
     e.slug("code", &input.code);
     e.text("name", &input.name, 100);
@@ -381,7 +524,10 @@ async fn disposition_row(app: &App, who: &AuthUser, id: Option<i64>, input: Disp
         }
     }
     let existing = app.store.dispositions(who.tenant_id()).await?;
-    if existing.iter().any(|d| d.code == input.code && d.queue_id == input.queue_id && Some(d.id) != id) {
+    if existing
+        .iter()
+        .any(|d| d.code == input.code && d.queue_id == input.queue_id && Some(d.id) != id)
+    {
         e.add("code", "is already used for this queue");
     }
     e.into_result()?;
@@ -450,7 +596,11 @@ pub async fn update_disposition(
 
 #[utoipa::path(delete, path = "/api/dispositions/{id}", tag = "config", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_disposition(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_disposition(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     app.store.delete_disposition(who.tenant_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -466,8 +616,18 @@ pub struct ReasonInput {
 }
 
 #[utoipa::path(get, path = "/api/reasons", tag = "config", responses((status = 200, body = [ReasonView])), security(("bearer" = [])))]
-pub async fn list_reasons(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<ReasonView>>> {
-    Ok(Json(app.store.reasons(who.tenant_id()).await?.iter().map(ReasonView::from).collect()))
+pub async fn list_reasons(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<ReasonView>>> {
+    Ok(Json(
+        app.store
+            .reasons(who.tenant_id())
+            .await?
+            .iter()
+            .map(ReasonView::from)
+            .collect(),
+    ))
 }
 
 /// Create or rename a not-ready reason. Admin only.
@@ -487,17 +647,28 @@ pub async fn put_reason(
     e.text("name", &input.name, 100);
     e.text("name_ja", &input.name_ja, 100);
     e.into_result()?;
-    let row = ReasonRow { tenant_id: who.tenant_id(), code, name: input.name.trim().into(), name_ja: input.name_ja.trim().into() };
+    let row = ReasonRow {
+        tenant_id: who.tenant_id(),
+        code,
+        name: input.name.trim().into(),
+        name_ja: input.name_ja.trim().into(),
+    };
     app.store.upsert_reason(&row).await?;
     Ok(Json(ReasonView::from(&row)))
 }
 
 #[utoipa::path(delete, path = "/api/reasons/{code}", tag = "config", params(("code" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_reason(State(app): State<Arc<App>>, who: AuthUser, Path(code): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_reason(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(code): Path<String>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if code == tsunagu_domain::reason::MISSED_OFFERS {
-        return Err(ApiError::Conflict("the router uses this reason; it cannot be deleted".into()));
+        return Err(ApiError::Conflict(
+            "the router uses this reason; it cannot be deleted".into(),
+        ));
     }
     app.store.delete_reason(who.tenant_id(), &code).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -78,7 +78,10 @@ pub async fn create_contact(
     let mut e = FieldErrors::new();
     let channel = match Channel::parse(&input.channel) {
         Some(Channel::Voice) => {
-            e.add("channel", "calls are created by telephony; use task, email or chat");
+            e.add(
+                "channel",
+                "calls are created by telephony; use task, email or chat",
+            );
             Channel::Task
         }
         Some(c) => c,
@@ -96,7 +99,9 @@ pub async fn create_contact(
             e.add("subject", "must be at most 500 characters");
         }
     }
-    let attributes = input.attributes.unwrap_or(Value::Object(Default::default()));
+    let attributes = input
+        .attributes
+        .unwrap_or(Value::Object(Default::default()));
     if !attributes.is_object() {
         e.add("attributes", "must be a JSON object");
     } else if attributes.to_string().len() > 64 * 1024 {
@@ -113,12 +118,22 @@ pub async fn create_contact(
             }
             customer_id = Some(id);
         }
-        let region = app.store.tenant(tenant).await?.map(|t| t.default_region).unwrap_or_else(|| "JP".into());
+        let region = app
+            .store
+            .tenant(tenant)
+            .await?
+            .map(|t| t.default_region)
+            .unwrap_or_else(|| "JP".into());
         if let Some(p) = phone {
             match normalize_phone(&p, &region) {
                 Ok(n) => {
                     if customer_id.is_none() {
-                        customer_id = app.store.customers_by_phone(tenant, &n).await?.first().map(|c| c.customer.id);
+                        customer_id = app
+                            .store
+                            .customers_by_phone(tenant, &n)
+                            .await?
+                            .first()
+                            .map(|c| c.customer.id);
                     }
                     address = Some(n);
                 }
@@ -128,7 +143,12 @@ pub async fn create_contact(
             match normalize_email(&m) {
                 Ok(n) => {
                     if customer_id.is_none() {
-                        customer_id = app.store.customers_by_email(tenant, &n).await?.first().map(|c| c.customer.id);
+                        customer_id = app
+                            .store
+                            .customers_by_email(tenant, &n)
+                            .await?
+                            .first()
+                            .map(|c| c.customer.id);
                     }
                     address = Some(n);
                 }
@@ -148,7 +168,10 @@ pub async fn create_contact(
             customer_id,
             customer_address: address,
             priority: input.priority,
-            subject: input.subject.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            subject: input
+                .subject
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
             attributes,
             requirements: input.requirements,
             created_by: Some(who.user.id),
@@ -180,7 +203,9 @@ pub async fn list_contacts(
     let agent_id = if who.is_supervisor() {
         q.agent_id
     } else {
-        let own = who.agent_id.ok_or(ApiError::Forbidden("you have no agent profile"))?;
+        let own = who
+            .agent_id
+            .ok_or(ApiError::Forbidden("you have no agent profile"))?;
         if q.agent_id.is_some_and(|a| a != own) {
             return Err(ApiError::Forbidden("agents see only their own contacts"));
         }
@@ -199,18 +224,34 @@ pub async fn list_contacts(
         before_id: q.before,
         limit: q.limit.unwrap_or(50),
     };
-    Ok(Json(app.store.contacts(who.tenant_id(), &f).await?.iter().map(ContactView::from).collect()))
+    Ok(Json(
+        app.store
+            .contacts(who.tenant_id(), &f)
+            .await?
+            .iter()
+            .map(ContactView::from)
+            .collect(),
+    ))
 }
 
 /// Loads a contact the caller may see: supervisors any in the tenant, agents those they
 /// handle or were offered.
-async fn visible_contact(app: &App, who: &AuthUser, id: i64) -> ApiResult<(ContactRow, Vec<tsunagu_store::rows::ContactEventRow>)> {
+async fn visible_contact(
+    app: &App,
+    who: &AuthUser,
+    id: i64,
+) -> ApiResult<(ContactRow, Vec<tsunagu_store::rows::ContactEventRow>)> {
     let tenant = who.tenant_id();
-    let c = app.store.contact(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
+    let c = app
+        .store
+        .contact(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
     let events = app.store.contact_events(tenant, id).await?;
     if !who.is_supervisor() {
         let own = who.agent_id;
-        let involved = own.is_some() && (c.agent_id == own || events.iter().any(|e| e.agent_id == own));
+        let involved =
+            own.is_some() && (c.agent_id == own || events.iter().any(|e| e.agent_id == own));
         if !involved {
             // Not "forbidden": whether the contact exists is not the agent's business.
             return Err(ApiError::not_found(format!("contact {id}")));
@@ -222,7 +263,11 @@ async fn visible_contact(app: &App, who: &AuthUser, id: i64) -> ApiResult<(Conta
 /// A contact with its whole timeline and notes.
 #[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = ContactDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_contact(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<ContactDetail>> {
+pub async fn get_contact(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ContactDetail>> {
     let (c, events) = visible_contact(&app, &who, id).await?;
     let notes = app.store.contact_notes(who.tenant_id(), id).await?;
     Ok(Json(ContactDetail {
@@ -245,8 +290,14 @@ async fn body_or_default<T: Default + serde::de::DeserializeOwned>(
     app: &Arc<App>,
 ) -> ApiResult<T> {
     use axum::extract::FromRequest;
-    let empty = req.headers().get(axum::http::header::CONTENT_LENGTH).is_none_or(|v| v == "0")
-        && req.headers().get(axum::http::header::TRANSFER_ENCODING).is_none();
+    let empty = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_none_or(|v| v == "0")
+        && req
+            .headers()
+            .get(axum::http::header::TRANSFER_ENCODING)
+            .is_none();
     if empty {
         return Ok(T::default());
     }
@@ -254,7 +305,8 @@ async fn body_or_default<T: Default + serde::de::DeserializeOwned>(
 }
 
 fn contact_result(row: Option<ContactRow>) -> ApiResult<Json<ContactView>> {
-    row.map(|r| Json(ContactView::from(&r))).ok_or_else(|| ApiError::Conflict("the contact is no longer open".into()))
+    row.map(|r| Json(ContactView::from(&r)))
+        .ok_or_else(|| ApiError::Conflict("the contact is no longer open".into()))
 }
 
 /// Accept an offer: the agent starts working on the contact. 409 if it is not (or no
@@ -270,7 +322,15 @@ pub async fn accept(
 ) -> ApiResult<Json<ContactView>> {
     let body: AgentAction = body_or_default(req, &app).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
-    let row = app.center.tenant(who.tenant_id()).await?.agent(AgentCommand::Accept { contact_id: id, agent_id }).await?;
+    let row = app
+        .center
+        .tenant(who.tenant_id())
+        .await?
+        .agent(AgentCommand::Accept {
+            contact_id: id,
+            agent_id,
+        })
+        .await?;
     contact_result(row)
 }
 
@@ -286,7 +346,14 @@ pub async fn reject(
 ) -> ApiResult<StatusCode> {
     let body: AgentAction = body_or_default(req, &app).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
-    app.center.tenant(who.tenant_id()).await?.agent(AgentCommand::Reject { contact_id: id, agent_id }).await?;
+    app.center
+        .tenant(who.tenant_id())
+        .await?
+        .agent(AgentCommand::Reject {
+            contact_id: id,
+            agent_id,
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -312,21 +379,38 @@ pub async fn end(
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: EndInput = body_or_default(req, &app).await?;
-    if body.reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+    if body
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 200)
+    {
         return Err(ApiError::field("reason", "must be at most 200 characters"));
     }
-    let agent_id = if who.is_supervisor() && body.agent_id.is_none() { None } else { Some(who.acting_agent(body.agent_id)?) };
+    let agent_id = if who.is_supervisor() && body.agent_id.is_none() {
+        None
+    } else {
+        Some(who.acting_agent(body.agent_id)?)
+    };
     let tenant = who.tenant_id();
     let row = app
         .center
         .tenant(tenant)
         .await?
-        .agent(AgentCommand::End { contact_id: id, agent_id, by_user: who.user.id, reason: body.reason })
+        .agent(AgentCommand::End {
+            contact_id: id,
+            agent_id,
+            by_user: who.user.id,
+            reason: body.reason,
+        })
         .await?;
     match row {
         Some(r) => Ok(Json(ContactView::from(&r))),
         None => {
-            let r = app.store.contact(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
+            let r = app
+                .store
+                .contact(tenant, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
             Ok(Json(ContactView::from(&r)))
         }
     }
@@ -359,7 +443,11 @@ pub async fn wrap_up(
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: WrapUpInput = body_or_default(req, &app).await?;
-    if body.note.as_ref().is_some_and(|n| n.chars().count() > 10_000) {
+    if body
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 10_000)
+    {
         return Err(ApiError::field("note", "must be at most 10000 characters"));
     }
     let agent_id = who.acting_agent(body.agent_id)?;
@@ -378,7 +466,11 @@ pub async fn wrap_up(
         .await?;
     let row = match row {
         Some(r) => r,
-        None => app.store.contact(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
+        None => app
+            .store
+            .contact(tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
     };
     Ok(Json(ContactView::from(&row)))
 }

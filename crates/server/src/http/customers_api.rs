@@ -48,10 +48,21 @@ pub struct CustomerInput {
 }
 
 async fn region(app: &App, tenant: i64) -> ApiResult<String> {
-    Ok(app.store.tenant(tenant).await?.map(|t| t.default_region).unwrap_or_else(|| "JP".into()))
+    Ok(app
+        .store
+        .tenant(tenant)
+        .await?
+        .map(|t| t.default_region)
+        .unwrap_or_else(|| "JP".into()))
 }
 
-fn customer_full(id: i64, tenant: i64, now: i64, region: &str, input: CustomerInput) -> ApiResult<CustomerFull> {
+fn customer_full(
+    id: i64,
+    tenant: i64,
+    now: i64,
+    region: &str,
+    input: CustomerInput,
+) -> ApiResult<CustomerFull> {
     let mut e = FieldErrors::new();
     e.text("display_name", &input.display_name, 200);
     if let Some(k) = &input.name_kana {
@@ -73,8 +84,13 @@ fn customer_full(id: i64, tenant: i64, now: i64, region: &str, input: CustomerIn
     let mut phones: Vec<PhoneRow> = Vec::new();
     for (i, p) in input.phones.iter().enumerate() {
         match normalize_phone(&p.number, region) {
-            Ok(n) if phones.iter().any(|x| x.e164 == n) => e.add(format!("phones[{i}].number"), "is listed twice"),
-            Ok(n) => phones.push(PhoneRow { e164: n, label: p.label.clone() }),
+            Ok(n) if phones.iter().any(|x| x.e164 == n) => {
+                e.add(format!("phones[{i}].number"), "is listed twice")
+            }
+            Ok(n) => phones.push(PhoneRow {
+                e164: n,
+                label: p.label.clone(),
+            }),
             Err(err) => e.add(format!("phones[{i}].number"), err.to_string()),
         }
     }
@@ -86,7 +102,9 @@ fn customer_full(id: i64, tenant: i64, now: i64, region: &str, input: CustomerIn
             Err(err) => e.add(format!("emails[{i}]"), err.to_string()),
         }
     }
-    let attributes = input.attributes.unwrap_or(Value::Object(Default::default()));
+    let attributes = input
+        .attributes
+        .unwrap_or(Value::Object(Default::default()));
     if !attributes.is_object() {
         e.add("attributes", "must be a JSON object");
     }
@@ -96,8 +114,14 @@ fn customer_full(id: i64, tenant: i64, now: i64, region: &str, input: CustomerIn
             id,
             tenant_id: tenant,
             display_name: input.display_name.trim().into(),
-            name_kana: input.name_kana.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
-            company: input.company.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            name_kana: input
+                .name_kana
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            company: input
+                .company
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
             attributes: attributes.to_string(),
             created_at: now,
             updated_at: now,
@@ -108,8 +132,14 @@ fn customer_full(id: i64, tenant: i64, now: i64, region: &str, input: CustomerIn
 }
 
 /// The customer with their newest contacts and notes.
-pub async fn with_timeline(store: &Store, c: &CustomerFull, limit: i64) -> ApiResult<CustomerWithTimeline> {
-    let contacts = store.customer_contacts(c.customer.tenant_id, c.customer.id, limit).await?;
+pub async fn with_timeline(
+    store: &Store,
+    c: &CustomerFull,
+    limit: i64,
+) -> ApiResult<CustomerWithTimeline> {
+    let contacts = store
+        .customer_contacts(c.customer.tenant_id, c.customer.id, limit)
+        .await?;
     let ids: Vec<i64> = contacts.iter().map(|x| x.id).collect();
     let notes = store.notes_for_contacts(c.customer.tenant_id, &ids).await?;
     Ok(CustomerWithTimeline {
@@ -118,7 +148,11 @@ pub async fn with_timeline(store: &Store, c: &CustomerFull, limit: i64) -> ApiRe
             .iter()
             .map(|ct| TimelineEntry {
                 contact: ContactView::from(ct),
-                notes: notes.iter().filter(|n| n.contact_id == ct.id).map(NoteView::from).collect(),
+                notes: notes
+                    .iter()
+                    .filter(|n| n.contact_id == ct.id)
+                    .map(NoteView::from)
+                    .collect(),
             })
             .collect(),
     })
@@ -145,7 +179,14 @@ pub async fn list_customers(
         before_id: q.before,
         limit: q.limit.unwrap_or(50),
     };
-    Ok(Json(app.store.customers(who.tenant_id(), &search).await?.iter().map(CustomerSummary::from).collect()))
+    Ok(Json(
+        app.store
+            .customers(who.tenant_id(), &search)
+            .await?
+            .iter()
+            .map(CustomerSummary::from)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerInput,
@@ -165,8 +206,16 @@ pub async fn create_customer(
 /// A customer with their history (newest 50 contacts, with notes).
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = CustomerWithTimeline), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_customer(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<CustomerWithTimeline>> {
-    let c = app.store.customer(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("customer {id}")))?;
+pub async fn get_customer(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CustomerWithTimeline>> {
+    let c = app
+        .store
+        .customer(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("customer {id}")))?;
     Ok(Json(with_timeline(&app.store, &c, 50).await?))
 }
 
@@ -179,7 +228,11 @@ pub async fn update_customer(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> ApiResult<Json<CustomerView>> {
-    let old = app.store.customer(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("customer {id}")))?;
+    let old = app
+        .store
+        .customer(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("customer {id}")))?;
     let now = app.clock.now_ms();
     let region = region(&app, who.tenant_id()).await?;
     let mut c = customer_full(id, who.tenant_id(), now, &region, input)?;
@@ -192,7 +245,11 @@ pub async fn update_customer(
 /// Supervisor or admin.
 #[utoipa::path(delete, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_customer(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_customer(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
     app.store.delete_customer(who.tenant_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -221,7 +278,8 @@ pub async fn lookup(
     let found = match (&q.phone, &q.email) {
         (Some(p), _) => {
             let region = region(&app, tenant).await?;
-            let n = normalize_phone(p, &region).map_err(|e| ApiError::field("phone", e.to_string()))?;
+            let n =
+                normalize_phone(p, &region).map_err(|e| ApiError::field("phone", e.to_string()))?;
             app.store.customers_by_phone(tenant, &n).await?
         }
         (None, Some(m)) => {
@@ -233,7 +291,10 @@ pub async fn lookup(
     let mut out = Vec::with_capacity(found.len());
     for c in &found {
         if history == 0 {
-            out.push(CustomerWithTimeline { customer: CustomerView::from(c), timeline: vec![] });
+            out.push(CustomerWithTimeline {
+                customer: CustomerView::from(c),
+                timeline: vec![],
+            });
         } else {
             out.push(with_timeline(&app.store, c, history).await?);
         }

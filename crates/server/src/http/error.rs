@@ -61,11 +61,23 @@ impl IntoResponse for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
                 f.to_string(),
-                f.0.into_iter().map(|FieldError { field, message }| FieldErrorBody { field, message }).collect(),
+                f.0.into_iter()
+                    .map(|FieldError { field, message }| FieldErrorBody { field, message })
+                    .collect(),
             ),
-            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.to_string(), vec![]),
+            ApiError::Unauthorized(m) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                m.to_string(),
+                vec![],
+            ),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.to_string(), vec![]),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", format!("{m} not found"), vec![]),
+            ApiError::NotFound(m) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{m} not found"),
+                vec![],
+            ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
             ApiError::TooManyRequests(secs) => {
                 let mut r = (
@@ -77,19 +89,38 @@ impl IntoResponse for ApiError {
                     }),
                 )
                     .into_response();
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return r;
             }
             ApiError::Unavailable(m) => {
                 tracing::error!("unavailable: {m}");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; nothing was changed".into(), vec![])
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "storage is unavailable; nothing was changed".into(),
+                    vec![],
+                )
             }
             ApiError::Internal(m) => {
                 tracing::error!("internal error: {m}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), vec![])
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                    vec![],
+                )
             }
         };
-        (status, axum::Json(ErrorBody { error, message, fields })).into_response()
+        (
+            status,
+            axum::Json(ErrorBody {
+                error,
+                message,
+                fields,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -140,9 +171,16 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
-            return Err(ApiError::field("body", "expected Content-Type: application/json"));
+            return Err(ApiError::field(
+                "body",
+                "expected Content-Type: application/json",
+            ));
         }
         let bytes = match axum::body::Bytes::from_request(req.map(|b| b), state).await {
             Ok(b) => b,
@@ -153,7 +191,11 @@ where
             Ok(v) => Ok(ApiJson(v)),
             Err(e) => {
                 let path = e.path().to_string();
-                let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
+                let field = if path == "." || path.is_empty() {
+                    "body".to_string()
+                } else {
+                    path
+                };
                 Err(ApiError::field(&field, e.into_inner().to_string()))
             }
         }

@@ -128,17 +128,27 @@ pub fn parse_time(field: &str, s: &str, zone: &str) -> ApiResult<i64> {
             return Ok(z.timestamp().as_millisecond());
         }
     }
-    Err(ApiError::field(field, "must be an RFC 3339 time, a date (YYYY-MM-DD) or Unix milliseconds"))
+    Err(ApiError::field(
+        field,
+        "must be an RFC 3339 time, a date (YYYY-MM-DD) or Unix milliseconds",
+    ))
 }
 
 async fn tenant(app: &App, who: &AuthUser) -> ApiResult<TenantRow> {
-    app.store.tenant(who.tenant_id()).await?.ok_or_else(|| ApiError::not_found("tenant"))
+    app.store
+        .tenant(who.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 /// KPIs per queue and interval, computed from the stored events.
 #[utoipa::path(get, path = "/api/kpi/queues", tag = "kpi", params(KpiParams),
     responses((status = 200, body = KpiReport), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn queue_kpis(State(app): State<Arc<App>>, who: AuthUser, Query(p): Query<KpiParams>) -> ApiResult<Json<KpiReport>> {
+pub async fn queue_kpis(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Query(p): Query<KpiParams>,
+) -> ApiResult<Json<KpiReport>> {
     who.require(Role::Supervisor)?;
     let t = tenant(&app, &who).await?;
     let now = app.clock.now_ms();
@@ -167,7 +177,13 @@ pub async fn queue_kpis(State(app): State<Arc<App>>, who: AuthUser, Query(p): Qu
             return Err(ApiError::field("queue_id", "no such queue"));
         }
     }
-    let name = |id: i64| queues.iter().find(|q| q.id == id).map(|q| q.name.clone()).unwrap_or_default();
+    let name = |id: i64| {
+        queues
+            .iter()
+            .find(|q| q.id == id)
+            .map(|q| q.name.clone())
+            .unwrap_or_default()
+    };
     let to_row = |k: &tsunagu_domain::kpi::IntervalKpis| KpiRow {
         queue_id: k.queue,
         queue_name: name(k.queue),
@@ -182,7 +198,11 @@ pub async fn queue_kpis(State(app): State<Arc<App>>, who: AuthUser, Query(p): Qu
         to: ts(to),
         interval_minutes: interval,
         time_zone: t.time_zone.clone(),
-        rows: if interval == 0 { vec![] } else { rows.iter().map(to_row).collect() },
+        rows: if interval == 0 {
+            vec![]
+        } else {
+            rows.iter().map(to_row).collect()
+        },
         totals: totals.iter().map(to_row).collect(),
     }))
 }
@@ -231,13 +251,30 @@ pub async fn realtime(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<J
     let now = snap.now.max(app.clock.now_ms());
     let queues = app.store.queues(t.id).await?;
     let agents = app.store.agents(t.id).await?;
-    let today = reports::queue_kpis(&app.store, &t, &queues, start_of_day(now, &t.time_zone), now + 1, 0, now).await?;
+    let today = reports::queue_kpis(
+        &app.store,
+        &t,
+        &queues,
+        start_of_day(now, &t.time_zone),
+        now + 1,
+        0,
+        now,
+    )
+    .await?;
     let mut out = Vec::with_capacity(queues.len());
     for q in &queues {
         let live = snap.queues.iter().find(|x| x.0 == q.id);
         let mut counts = AgentCounts::default();
-        for a in agents.iter().filter(|a| a.queues.iter().any(|m| m.0 == q.id)) {
-            let status = snap.agents.iter().find(|s| s.agent_id == a.agent.id).map(|s| s.status.as_str()).unwrap_or("offline");
+        for a in agents
+            .iter()
+            .filter(|a| a.queues.iter().any(|m| m.0 == q.id))
+        {
+            let status = snap
+                .agents
+                .iter()
+                .find(|s| s.agent_id == a.agent.id)
+                .map(|s| s.status.as_str())
+                .unwrap_or("offline");
             match status {
                 "available" => counts.available += 1,
                 "offered" => counts.offered += 1,
@@ -247,7 +284,11 @@ pub async fn realtime(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<J
                 _ => counts.offline += 1,
             }
         }
-        let k = today.iter().find(|k| k.queue == q.id).map(|k| KpiView::from(&k.kpis)).unwrap_or_else(|| KpiView::from(&Kpis::default()));
+        let k = today
+            .iter()
+            .find(|k| k.queue == q.id)
+            .map(|k| KpiView::from(&k.kpis))
+            .unwrap_or_else(|| KpiView::from(&Kpis::default()));
         out.push(QueueLive {
             queue_id: q.id,
             name: q.name.clone(),
@@ -255,12 +296,18 @@ pub async fn realtime(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<J
             waiting: live.map_or(0, |l| l.1),
             offered: live.map_or(0, |l| l.2),
             connected: live.map_or(0, |l| l.3),
-            longest_wait_secs: live.and_then(|l| l.4).map(|t0| (now - t0).max(0) as f64 / 1000.0),
+            longest_wait_secs: live
+                .and_then(|l| l.4)
+                .map(|t0| (now - t0).max(0) as f64 / 1000.0),
             agents: counts,
             today: k,
         });
     }
     let mut agents_live = snap.agents;
     agents_live.sort_by_key(|a| a.agent_id);
-    Ok(Json(Realtime { at: ts(now), queues: out, agents: agents_live }))
+    Ok(Json(Realtime {
+        at: ts(now),
+        queues: out,
+        agents: agents_live,
+    }))
 }

@@ -46,7 +46,12 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { session_ttl_secs: 12 * 3600, secure_cookies: false, login_max_failures: 5, login_max_failures_per_ip: 30 }
+        HttpConfig {
+            session_ttl_secs: 12 * 3600,
+            secure_cookies: false,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 30,
+        }
     }
 }
 
@@ -93,7 +98,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -113,9 +121,19 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(config_api::list_skills, config_api::create_skill))
         .routes(routes!(config_api::update_skill, config_api::delete_skill))
         .routes(routes!(config_api::list_queues, config_api::create_queue))
-        .routes(routes!(config_api::get_queue, config_api::update_queue, config_api::delete_queue))
-        .routes(routes!(config_api::list_dispositions, config_api::create_disposition))
-        .routes(routes!(config_api::update_disposition, config_api::delete_disposition))
+        .routes(routes!(
+            config_api::get_queue,
+            config_api::update_queue,
+            config_api::delete_queue
+        ))
+        .routes(routes!(
+            config_api::list_dispositions,
+            config_api::create_disposition
+        ))
+        .routes(routes!(
+            config_api::update_disposition,
+            config_api::delete_disposition
+        ))
         .routes(routes!(config_api::list_reasons))
         .routes(routes!(config_api::put_reason, config_api::delete_reason))
         .routes(routes!(people_api::list_users, people_api::create_user))
@@ -123,10 +141,20 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(people_api::list_agents, people_api::create_agent))
         .routes(routes!(people_api::get_agent, people_api::update_agent))
         .routes(routes!(people_api::set_state))
-        .routes(routes!(customers_api::list_customers, customers_api::create_customer))
+        .routes(routes!(
+            customers_api::list_customers,
+            customers_api::create_customer
+        ))
         .routes(routes!(customers_api::lookup))
-        .routes(routes!(customers_api::get_customer, customers_api::update_customer, customers_api::delete_customer))
-        .routes(routes!(contacts_api::list_contacts, contacts_api::create_contact))
+        .routes(routes!(
+            customers_api::get_customer,
+            customers_api::update_customer,
+            customers_api::delete_customer
+        ))
+        .routes(routes!(
+            contacts_api::list_contacts,
+            contacts_api::create_contact
+        ))
         .routes(routes!(contacts_api::get_contact))
         .routes(routes!(contacts_api::accept))
         .routes(routes!(contacts_api::reject))
@@ -147,18 +175,26 @@ pub fn finish(router: Router<Arc<App>>, app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(app)
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
-    let path = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let start = Instant::now();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("tsunagu_http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!("tsunagu_http_request_seconds", "method" => method, "path" => path).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("tsunagu_http_request_seconds", "method" => method, "path" => path)
+        .record(start.elapsed().as_secs_f64());
     res
 }

@@ -22,12 +22,17 @@ use crate::center::AgentCommand;
 use crate::dto::*;
 
 async fn hash(pw: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|e| ApiError::Internal(e.to_string()))
+    tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn check_password(e: &mut FieldErrors, field: &str, pw: &str) {
     if pw.chars().count() < password::MIN_LEN {
-        e.add(field, format!("must be at least {} characters", password::MIN_LEN));
+        e.add(
+            field,
+            format!("must be at least {} characters", password::MIN_LEN),
+        );
     }
     if pw.len() > 1024 {
         e.add(field, "is too long");
@@ -66,15 +71,31 @@ pub struct UserUpdate {
 }
 
 async fn agent_ids(app: &App, tenant: i64) -> ApiResult<HashMap<i64, i64>> {
-    Ok(app.store.agents(tenant).await?.into_iter().map(|a| (a.agent.user_id, a.agent.id)).collect())
+    Ok(app
+        .store
+        .agents(tenant)
+        .await?
+        .into_iter()
+        .map(|a| (a.agent.user_id, a.agent.id))
+        .collect())
 }
 
 /// The tenant's users. Admin only.
 #[utoipa::path(get, path = "/api/users", tag = "people", responses((status = 200, body = [UserView])), security(("bearer" = [])))]
-pub async fn list_users(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<UserView>>> {
+pub async fn list_users(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<UserView>>> {
     who.require(Role::Admin)?;
     let agents = agent_ids(&app, who.tenant_id()).await?;
-    Ok(Json(app.store.users(who.tenant_id()).await?.iter().map(|u| UserView::new(u, agents.get(&u.id).copied())).collect()))
+    Ok(Json(
+        app.store
+            .users(who.tenant_id())
+            .await?
+            .iter()
+            .map(|u| UserView::new(u, agents.get(&u.id).copied()))
+            .collect(),
+    ))
 }
 
 /// Create a user (without an agent profile; see POST /api/agents for agents). Admin only.
@@ -120,7 +141,11 @@ pub async fn update_user(
     ApiJson(input): ApiJson<UserUpdate>,
 ) -> ApiResult<Json<UserView>> {
     who.require(Role::Admin)?;
-    let mut user = app.store.user(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
+    let mut user = app
+        .store
+        .user(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
     let mut e = FieldErrors::new();
     e.text("display_name", &input.display_name, 100);
     let role = parse_role(&mut e, &input.role);
@@ -140,7 +165,11 @@ pub async fn update_user(
     app.store.update_user(&user).await?;
     let agent = app.store.agent_by_user(who.tenant_id(), id).await?;
     if let Some(a) = &agent {
-        app.center.tenant(who.tenant_id()).await?.agent_changed(a.id).await?;
+        app.center
+            .tenant(who.tenant_id())
+            .await?
+            .agent_changed(a.id)
+            .await?;
     }
     Ok(Json(UserView::new(&user, agent.map(|a| a.id))))
 }
@@ -148,16 +177,28 @@ pub async fn update_user(
 /// Disable a user (users are never erased: their history stays attributed). Admin only.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "people", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_user(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_user(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if id == who.user.id {
         return Err(ApiError::Conflict("you cannot disable yourself".into()));
     }
-    let mut user = app.store.user(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
+    let mut user = app
+        .store
+        .user(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
     user.disabled = true;
     app.store.update_user(&user).await?;
     if let Some(a) = app.store.agent_by_user(who.tenant_id(), id).await? {
-        app.center.tenant(who.tenant_id()).await?.agent_changed(a.id).await?;
+        app.center
+            .tenant(who.tenant_id())
+            .await?
+            .agent_changed(a.id)
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -183,7 +224,12 @@ fn one() -> i64 {
 
 impl Default for CapacityInput {
     fn default() -> Self {
-        CapacityInput { voice: 1, chat: 0, email: 0, task: 1 }
+        CapacityInput {
+            voice: 1,
+            chat: 0,
+            email: 0,
+            task: 1,
+        }
     }
 }
 
@@ -236,14 +282,24 @@ pub struct NewAgent {
     pub profile: AgentProfileInput,
 }
 
-async fn check_profile(app: &App, tenant: i64, p: &AgentProfileInput, e: &mut FieldErrors) -> ApiResult<()> {
+async fn check_profile(
+    app: &App,
+    tenant: i64,
+    p: &AgentProfileInput,
+    e: &mut FieldErrors,
+) -> ApiResult<()> {
     let c = &p.capacity;
     e.range("capacity.voice", c.voice, 0, 1);
     e.range("capacity.chat", c.chat, 0, 20);
     e.range("capacity.email", c.email, 0, 50);
     e.range("capacity.task", c.task, 0, 50);
     if let Some(x) = &p.extension {
-        if x.is_empty() || x.len() > 32 || !x.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '*' || ch == '#') {
+        if x.is_empty()
+            || x.len() > 32
+            || !x
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '*' || ch == '#')
+        {
             e.add("extension", "must be 1-32 digits or letters");
         }
     }
@@ -283,14 +339,32 @@ fn full(agent: AgentRow, user: &UserRow, p: &AgentProfileInput) -> AgentFull {
 /// All agents with their current state. Every role may read (agents see colleagues for
 /// transfers).
 #[utoipa::path(get, path = "/api/agents", tag = "people", responses((status = 200, body = [AgentView])), security(("bearer" = [])))]
-pub async fn list_agents(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<Vec<AgentView>>> {
-    Ok(Json(app.store.agents(who.tenant_id()).await?.iter().map(AgentView::from).collect()))
+pub async fn list_agents(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+) -> ApiResult<Json<Vec<AgentView>>> {
+    Ok(Json(
+        app.store
+            .agents(who.tenant_id())
+            .await?
+            .iter()
+            .map(AgentView::from)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/agents/{id}", tag = "people", params(("id" = i64, Path)),
     responses((status = 200, body = AgentView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_agent(State(app): State<Arc<App>>, who: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<AgentView>> {
-    let a = app.store.agent(who.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
+pub async fn get_agent(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AgentView>> {
+    let a = app
+        .store
+        .agent(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
     Ok(Json(AgentView::from(&a)))
 }
 
@@ -366,11 +440,17 @@ pub async fn create_agent(
         p,
     );
     if new_user {
-        app.store.create_user_with_agent(&user, Some(&agent)).await?;
+        app.store
+            .create_user_with_agent(&user, Some(&agent))
+            .await?;
     } else {
         app.store.create_agent(&agent).await?;
     }
-    app.center.tenant(tenant).await?.agent_changed(agent.agent.id).await?;
+    app.center
+        .tenant(tenant)
+        .await?
+        .agent_changed(agent.agent.id)
+        .await?;
     Ok((StatusCode::CREATED, Json(AgentView::from(&agent))))
 }
 
@@ -387,11 +467,19 @@ pub async fn update_agent(
 ) -> ApiResult<Json<AgentView>> {
     who.require(Role::Admin)?;
     let tenant = who.tenant_id();
-    let old = app.store.agent(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
+    let old = app
+        .store
+        .agent(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
     let mut e = FieldErrors::new();
     check_profile(&app, tenant, &input, &mut e).await?;
     e.into_result()?;
-    let user = app.store.user(tenant, old.agent.user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = app
+        .store
+        .user(tenant, old.agent.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     let mut row = old.agent.clone();
     row.extension = input.extension.clone();
     row.capacity_voice = input.capacity.voice;
@@ -402,7 +490,11 @@ pub async fn update_agent(
     let agent = full(row, &user, &input);
     app.store.update_agent_config(&agent).await?;
     app.center.tenant(tenant).await?.agent_changed(id).await?;
-    let fresh = app.store.agent(tenant, id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let fresh = app
+        .store
+        .agent(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     Ok(Json(AgentView::from(&fresh)))
 }
 
@@ -429,7 +521,10 @@ pub async fn set_state(
 ) -> ApiResult<Json<AgentView>> {
     let agent_id = who.acting_agent(Some(id))?;
     let tenant = who.tenant_id();
-    app.store.agent(tenant, agent_id).await?.ok_or_else(|| ApiError::not_found(format!("agent {agent_id}")))?;
+    app.store
+        .agent(tenant, agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("agent {agent_id}")))?;
     let mut e = FieldErrors::new();
     let presence = parse_presence(&input.presence);
     if presence.is_none() {
@@ -438,8 +533,17 @@ pub async fn set_state(
     if let Some(r) = &input.reason {
         if presence != Some(tsunagu_acd::Presence::NotReady) {
             e.add("reason", "is only for not_ready");
-        } else if !app.store.reasons(tenant).await?.iter().any(|x| &x.code == r) {
-            e.add("reason", "is not a not-ready reason of this center (see /api/reasons)");
+        } else if !app
+            .store
+            .reasons(tenant)
+            .await?
+            .iter()
+            .any(|x| &x.code == r)
+        {
+            e.add(
+                "reason",
+                "is not a not-ready reason of this center (see /api/reasons)",
+            );
         }
     }
     e.into_result()?;
@@ -453,6 +557,10 @@ pub async fn set_state(
             by_user: who.user.id,
         })
         .await?;
-    let fresh = app.store.agent(tenant, agent_id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let fresh = app
+        .store
+        .agent(tenant, agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     Ok(Json(AgentView::from(&fresh)))
 }

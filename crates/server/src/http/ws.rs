@@ -22,7 +22,11 @@ use crate::dto::{ContactView, UserView};
 /// offer_timed_out, contact, agent_state, or resync (events were dropped: re-read state).
 #[utoipa::path(get, path = "/api/events", tag = "live", responses((status = 101, description = "switching to WebSocket")),
     security(("bearer" = [])))]
-pub async fn events(State(app): State<Arc<App>>, who: AuthUser, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
+pub async fn events(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
     let tenant = app.center.tenant(who.tenant_id()).await?;
     // Subscribe before reading the current offers so nothing falls between the two.
     let rx = tenant.subscribe();
@@ -51,7 +55,11 @@ async fn session(
             contact: ContactView::from(c),
         }).collect::<Vec<_>>(),
     });
-    if socket.send(Message::Text(hello.to_string().into())).await.is_err() {
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
         return;
     }
     metrics::gauge!("tsunagu_websocket_sessions").increment(1.0);
