@@ -191,12 +191,16 @@ where
             Ok(v) => Ok(ApiJson(v)),
             Err(e) => {
                 let path = e.path().to_string();
-                let field = if path == "." || path.is_empty() {
-                    "body".to_string()
-                } else {
-                    path
+                let message = e.into_inner().to_string();
+                // serde reports a missing field at its parent: name the field itself.
+                let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+                let field = match (path.as_str(), missing) {
+                    ("." | "", Some(m)) => m.to_string(),
+                    (p, Some(m)) => format!("{p}.{m}"),
+                    ("." | "", None) => "body".to_string(),
+                    (p, None) => p.to_string(),
                 };
-                Err(ApiError::field(&field, e.into_inner().to_string()))
+                Err(ApiError::field(&field, message))
             }
         }
     }
