@@ -18,12 +18,22 @@ struct Binary {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn spawn(url: &str, port: u16) -> Binary {
     let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
-        .args(["serve", "--database", url, "--http", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--database",
+            url,
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("TSUNAGU_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -32,7 +42,12 @@ async fn spawn(url: &str, port: u16) -> Binary {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Binary { child, base };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -45,11 +60,19 @@ async fn contact(c: &Client, id: &Value) -> Value {
 }
 
 async fn status_of(c: &Client, id: &Value) -> String {
-    contact(c, id).await["contact"]["status"].as_str().unwrap().to_string()
+    contact(c, id).await["contact"]["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn create(c: &Client, queue: i64, subject: &str) -> Value {
-    let (s, b) = c.post("/api/contacts", json!({ "queue_id": queue, "subject": subject })).await;
+    let (s, b) = c
+        .post(
+            "/api/contacts",
+            json!({ "queue_id": queue, "subject": subject }),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     b
 }
@@ -75,7 +98,9 @@ async fn nothing_lost_after_sigkill(kind: tsunagu_store::DbKind) {
     // In progress: ito works on a billing contact.
     ito.set_state("available").await;
     let working = create(&sv, billing, "請求書の再発行").await;
-    let (s, _) = ito.post_empty(&format!("/api/contacts/{}/accept", working["id"])).await;
+    let (s, _) = ito
+        .post_empty(&format!("/api/contacts/{}/accept", working["id"]))
+        .await;
     assert_eq!(s, StatusCode::OK);
     // Offered: sato is ringing for the first orders contact; the second waits.
     sato.set_state("available").await;
@@ -98,43 +123,82 @@ async fn nothing_lost_after_sigkill(kind: tsunagu_store::DbKind) {
 
     let mut bin = spawn(&db.url, port).await;
     // Sessions are durable too: the same tokens work.
-    assert_eq!(status_of(&sv, &working["id"]).await, "connected", "work in progress stays with its agent");
+    assert_eq!(
+        status_of(&sv, &working["id"]).await,
+        "connected",
+        "work in progress stays with its agent"
+    );
     let ito_state = ito.ok(&format!("/api/agents/{}", ito.agent_id())).await;
     assert_eq!(ito_state["status"], "busy");
 
     // The contact that was ringing was requeued at its original place and, sato still being
     // available, offered to her again.
     let d = contact(&sv, &offered["id"]).await;
-    let kinds: Vec<&str> = d["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"recovered"), "{kinds:?}");
     assert_eq!(d["contact"]["status"], "offered");
     assert_eq!(*kinds.last().unwrap(), "offered");
-    for (c, q) in [&working, &offered, &waiting, &support_waiting].iter().zip(&before) {
-        assert_eq!(&contact(&sv, &c["id"]).await["contact"]["queued_at"], q, "original arrival time kept");
+    for (c, q) in [&working, &offered, &waiting, &support_waiting]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(
+            &contact(&sv, &c["id"]).await["contact"]["queued_at"],
+            q,
+            "original arrival time kept"
+        );
     }
     assert_eq!(status_of(&sv, &waiting["id"]).await, "queued");
     assert_eq!(status_of(&sv, &support_waiting["id"]).await, "queued");
 
     // Everything is routable again.
-    let (s, _) = sato.post_empty(&format!("/api/contacts/{}/accept", offered["id"])).await;
+    let (s, _) = sato
+        .post_empty(&format!("/api/contacts/{}/accept", offered["id"]))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = sato.post(&format!("/api/contacts/{}/wrap-up", offered["id"]), json!({ "disposition": "order_placed" })).await;
+    let (s, _) = sato
+        .post(
+            &format!("/api/contacts/{}/wrap-up", offered["id"]),
+            json!({ "disposition": "order_placed" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(status_of(&sv, &waiting["id"]).await, "offered", "the next orders contact goes to sato");
+    assert_eq!(
+        status_of(&sv, &waiting["id"]).await,
+        "offered",
+        "the next orders contact goes to sato"
+    );
     tanaka.set_state("available").await;
     assert_eq!(status_of(&sv, &support_waiting["id"]).await, "offered");
-    let (s, _) = ito.post(&format!("/api/contacts/{}/wrap-up", working["id"]), json!({ "disposition": "invoice_resent" })).await;
+    let (s, _) = ito
+        .post(
+            &format!("/api/contacts/{}/wrap-up", working["id"]),
+            json!({ "disposition": "invoice_resent" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(status_of(&sv, &working["id"]).await, "completed");
 
     // Graceful shutdown on SIGTERM: exits cleanly.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(bin.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bin.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(s) = bin.child.try_wait().unwrap() {
             break s;
         }
-        assert!(std::time::Instant::now() < deadline, "no exit 15 s after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit 15 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");

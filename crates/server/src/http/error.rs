@@ -193,7 +193,9 @@ where
                 let path = e.path().to_string();
                 let message = e.into_inner().to_string();
                 // serde reports a missing field at its parent: name the field itself.
-                let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.split('`').next());
                 let field = match (path.as_str(), missing) {
                     ("." | "", Some(m)) => m.to_string(),
                     (p, Some(m)) => format!("{p}.{m}"),
