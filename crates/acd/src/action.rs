@@ -13,6 +13,8 @@ pub enum WithdrawReason {
     AgentUnavailable,
     /// The agent's configuration changed so they may no longer take it.
     AgentReconfigured,
+    /// The contact was moved to another queue.
+    Transferred,
 }
 
 /// An output of the router. Each one is a decision already applied to the router's state;

@@ -587,6 +587,57 @@ impl<M: Matcher> Engine<M> {
         Ok(())
     }
 
+    /// Moves the contact to another queue, keeping its original arrival time (so it is not
+    /// put behind contacts that came later). A connected contact's agent is freed at once
+    /// (no after-call work for the transferring agent) and is not offered it back; ringing
+    /// offers are withdrawn.
+    pub fn handle_transfer(
+        &mut self,
+        now: UnixMillis,
+        contact: ContactId,
+        to: QueueId,
+    ) -> Result<(), RouterError> {
+        self.advance(now);
+        let c = self.contact_idx(contact)?;
+        let target = self.queue_idx(to)?;
+        let mut handed_over_by = None;
+        match self.w.contacts[c].phase.clone() {
+            ContactPhase::Waiting => self.m.contact_leaving(&self.w, c),
+            ContactPhase::Offered { agents, .. } => {
+                for a in agents {
+                    let id = self.w.agents[a].id;
+                    self.release_offer_slot(a, contact);
+                    self.push(Action::OfferWithdrawn {
+                        contact,
+                        agent: id,
+                        reason: WithdrawReason::Transferred,
+                    });
+                }
+            }
+            ContactPhase::Connected { agent: a, since } => {
+                // Talk time is a strategy key: change it only while the agent is out of the index.
+                self.m.agent_leaving(&self.w, a);
+                self.w.agents[a].talk_ms += (self.now - since).max(0);
+                self.m.agent_entered(&self.w, a);
+                self.release_work_slot(a, contact);
+                handed_over_by = Some(self.w.agents[a].id);
+            }
+        }
+        let ct = &mut self.w.contacts[c];
+        ct.queue = target;
+        ct.queue_entered_at = self.now;
+        ct.phase = ContactPhase::Waiting;
+        ct.excluded.clear();
+        ct.excluded.extend(handed_over_by);
+        ct.max_wait_due = false;
+        ct.offer_timer = 0;
+        self.refresh_contact(c);
+        self.m.contact_entered(&self.w, c);
+        self.touch_contact(c);
+        self.finish();
+        Ok(())
+    }
+
     /// The agent finished after-call work for the contact.
     pub fn handle_wrap_up_done(
         &mut self,

@@ -84,6 +84,10 @@ enum Op {
         handled: u64,
         talk_s: i64,
     },
+    Transfer {
+        contact: usize,
+        queue: usize,
+    },
 }
 
 fn req() -> impl Gen<Value = Req> {
@@ -168,6 +172,7 @@ fn op(n_queues: usize, n_agents: usize) -> impl Gen<Value = Op> {
         1 => (0..n_agents, agent_setup(n_queues)).prop_map(|(agent, setup)| Op::Reconfigure { agent, setup }),
         1 => (0..n_queues, 0usize..7).prop_map(|(queue, strategy)| Op::ChangeStrategy { queue, strategy }),
         1 => (0..n_agents, 0u64..10, 0i64..600).prop_map(|(agent, handled, talk_s)| Op::Stats { agent, handled, talk_s }),
+        2 => (any::<usize>(), 0..n_queues).prop_map(|(contact, queue)| Op::Transfer { contact, queue }),
     ]
 }
 
@@ -304,6 +309,7 @@ trait RouterLike {
     fn wrap_done(&mut self, now: i64, a: AgentId, c: ContactId) -> Result<(), RouterError>;
     fn timeout(&mut self, now: i64);
     fn stats(&mut self, now: i64, a: AgentId, s: AgentStats) -> Result<(), RouterError>;
+    fn transfer(&mut self, now: i64, c: ContactId, q: QueueId) -> Result<(), RouterError>;
 }
 
 impl<M: matcher::Matcher> RouterLike for Engine<M> {
@@ -336,6 +342,9 @@ impl<M: matcher::Matcher> RouterLike for Engine<M> {
     }
     fn stats(&mut self, now: i64, a: AgentId, s: AgentStats) -> Result<(), RouterError> {
         self.set_agent_stats(now, a, s)
+    }
+    fn transfer(&mut self, now: i64, c: ContactId, q: QueueId) -> Result<(), RouterError> {
+        self.handle_transfer(now, c, q)
     }
 }
 
@@ -461,6 +470,14 @@ fn run(
                 queue_configs[queue].strategy = Strategy::ALL[strategy];
                 let q = queue_configs[queue].clone();
                 let _ = p.both("strategy", |r, now| r.upsert_queue(now, q.clone()))?;
+            }
+            Op::Transfer { contact, queue } => {
+                if p.live.is_empty() {
+                    continue;
+                }
+                let c = p.live[contact % p.live.len()];
+                let q = QueueId(queue as u64 + 1);
+                let _ = p.both("transfer", |r, now| r.transfer(now, c, q))?;
             }
             Op::Stats {
                 agent,

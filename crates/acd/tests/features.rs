@@ -652,3 +652,60 @@ fn agent_status_changes_are_reported_in_order() {
         vec![Available, Offered, Busy, AfterCallWork, Available]
     );
 }
+
+#[test]
+fn transfer_moves_the_contact_keeping_its_age_and_frees_the_agent() {
+    let mut h = Harness::new();
+    let mut q1 = QueueConfig::new(QueueId(1));
+    q1.wrap_up_ms = Some(60 * S);
+    h.queue(q1);
+    h.simple_queue(2, Strategy::LongestIdle);
+    h.agent(1, &[(1, 1)], &[]);
+    h.agent(2, &[(2, 1)], &[]);
+    h.agent(3, &[(2, 1)], &[]);
+    h.ready(1);
+    h.arrive(1, 1, V);
+    h.accept(1, 1);
+    h.ready(2);
+    h.advance(10 * S);
+    h.arrive(2, 2, V); // to agent 2
+    h.accept(2, 2);
+    h.arrive(3, 2, V); // waits: arrived after contact 1
+    h.r.handle_transfer(h.now, ContactId(1), QueueId(2))
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.r.agent_status(AgentId(1)),
+        Some(AgentStatus::Available),
+        "no after-call work on transfer"
+    );
+    assert!(matches!(
+        h.r.contact(ContactId(1)),
+        Some(ContactView::Waiting { queue: QueueId(2) })
+    ));
+    // Contact 1 is older than contact 3: the next agent of queue 2 takes it first; the
+    // agent who handed it over does not get it back, even when serving queue 2.
+    let cfg = AgentConfig {
+        id: AgentId(1),
+        skills: vec![],
+        capacity: Capacity::default(),
+        queues: vec![
+            Membership {
+                queue: QueueId(1),
+                position: 1,
+            },
+            Membership {
+                queue: QueueId(2),
+                position: 1,
+            },
+        ],
+    };
+    h.r.upsert_agent(h.now, cfg).unwrap();
+    assert_eq!(offers(&h.drain()), vec![(3, 1)]);
+    assert_eq!(offers(&h.ready(3)), vec![(1, 3)]);
+    h.accept(3, 1);
+    assert_eq!(
+        h.r.handle_transfer(h.now, ContactId(9), QueueId(2)),
+        Err(RouterError::UnknownContact(ContactId(9)))
+    );
+}

@@ -110,7 +110,9 @@ CREATE TABLE agent_state_events (
     at         BIGINT NOT NULL,
     presence   TEXT NOT NULL,
     reason     TEXT,
-    status     TEXT NOT NULL
+    status     TEXT NOT NULL,
+    -- The user who made the change (a supervisor, the agent); NULL when the router did.
+    changed_by BIGINT
 );
 CREATE INDEX agent_state_events_agent ON agent_state_events (agent_id, at);
 CREATE INDEX agent_state_events_tenant ON agent_state_events (tenant_id, at);

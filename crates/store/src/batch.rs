@@ -84,7 +84,7 @@ impl Store {
                 }
                 Write::AgentState(s) => {
                     sqlx::query(&format!(
-                        "INSERT INTO agent_state_events ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO agent_state_events ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         AgentStateRow::COLUMNS
                     ))
                     .bind(s.id)
@@ -94,6 +94,7 @@ impl Store {
                     .bind(&s.presence)
                     .bind(&s.reason)
                     .bind(&s.status)
+                    .bind(s.changed_by)
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query(

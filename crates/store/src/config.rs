@@ -372,6 +372,33 @@ impl Store {
         Ok(out)
     }
 
+    /// One agent's state changes in [from, to), newest first.
+    pub async fn agent_state_history(
+        &self,
+        tenant_id: i64,
+        agent_id: i64,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AgentStateRow>> {
+        let q = format!(
+            "SELECT {} FROM agent_state_events WHERE tenant_id = $1 AND agent_id = $2 AND at >= $3 AND at < $4 \
+             ORDER BY at DESC, id DESC LIMIT $5",
+            AgentStateRow::COLUMNS
+        );
+        rows(
+            sqlx::query(&q)
+                .bind(tenant_id)
+                .bind(agent_id)
+                .bind(from)
+                .bind(to)
+                .bind(limit.clamp(1, 5000))
+                .fetch_all(&self.pool)
+                .await?,
+            AgentStateRow::from_row,
+        )
+    }
+
     // ----- dispositions ------------------------------------------------------------------
 
     pub async fn create_disposition(&self, d: &DispositionRow) -> StoreResult<()> {

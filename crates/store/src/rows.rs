@@ -118,6 +118,8 @@ pub struct AgentStateRow {
     pub presence: String,
     pub reason: Option<String>,
     pub status: String,
+    /// Who made the change; None when the router did (offers, work, auto not-ready).
+    pub changed_by: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,7 +354,7 @@ impl AgentRow {
 
 impl AgentStateRow {
     pub(crate) const COLUMNS: &'static str =
-        "id, tenant_id, agent_id, at, presence, reason, status";
+        "id, tenant_id, agent_id, at, presence, reason, status, changed_by";
 
     pub(crate) fn from_row(r: &AnyRow) -> StoreResult<Self> {
         Ok(AgentStateRow {
@@ -363,6 +365,7 @@ impl AgentStateRow {
             presence: r.try_get("presence")?,
             reason: r.try_get("reason")?,
             status: r.try_get("status")?,
+            changed_by: r.try_get("changed_by")?,
         })
     }
 }

@@ -366,6 +366,7 @@ async fn batches_are_atomic(s: Store) {
         presence: "available".into(),
         reason: None,
         status: "offered".into(),
+        changed_by: None,
     };
     assert!(s
         .apply(&[
@@ -453,6 +454,7 @@ async fn agent_state_history(s: Store) {
             presence: "available".into(),
             reason: None,
             status: status.into(),
+            changed_by: None,
         })
     };
     s.apply(&[
@@ -468,6 +470,17 @@ async fn agent_state_history(s: Store) {
         statuses,
         vec!["busy", "acw"],
         "the state in force at the start, then changes"
+    );
+    let history = s
+        .agent_state_history(t.id, a.id, T - 86_400_000, T + 86_400_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.status.as_str())
+            .collect::<Vec<_>>(),
+        vec!["acw", "busy", "available"]
     );
     let a2 = s.agent(t.id, a.id).await.unwrap().unwrap();
     assert_eq!(

@@ -313,18 +313,19 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
     }
 
     // (name, display, strategy, priority, sl%, sl secs, max wait, overflow, wrap-up, requirements)
-    let queue_defs: Vec<(
-        &str,
-        &str,
-        &str,
+    type QueueDef<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
         i64,
         i64,
         i64,
         Option<i64>,
-        Option<&str>,
+        Option<&'a str>,
         Option<i64>,
         serde_json::Value,
-    )> = vec![
+    );
+    let queue_defs: Vec<QueueDef> = vec![
         (
             "support",
             "サポート",

@@ -321,3 +321,107 @@ async fn no_answer_goes_to_the_next_agent_and_makes_the_agent_not_ready(
     srv.stop().await;
 }
 on_both!(no_answer_goes_to_the_next_agent_and_makes_the_agent_not_ready);
+
+async fn transfer_and_state_history(kind: tsunagu_store::DbKind) {
+    let mut srv = TestServer::demo(kind).await;
+    let sv = srv.login("sv", SV_PW).await;
+    let sato = srv.login("sato", AGENT_PW).await;
+    let ito = srv.login("ito", AGENT_PW).await;
+    let orders = sv.queue_id("orders").await;
+    let billing = sv.queue_id("billing").await;
+    sato.set_state("available").await;
+    let (_, c) = sv
+        .post(
+            "/api/contacts",
+            json!({ "queue_id": orders, "subject": "請求の質問でした" }),
+        )
+        .await;
+    let id = c["id"].clone();
+    let (s, _) = sato.post_empty(&format!("/api/contacts/{id}/accept")).await;
+    assert_eq!(s, StatusCode::OK);
+    // sato hands it to billing with a note; she is free at once.
+    let (s, t) = sato
+        .post(
+            &format!("/api/contacts/{id}/transfer"),
+            json!({ "queue_id": billing, "note": "請求額の確認をお願いします" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "queued");
+    assert_eq!(t["queue_id"], billing);
+    assert_eq!(
+        t["queued_at"], c["queued_at"],
+        "keeps its original arrival time"
+    );
+    let me = sato.ok(&format!("/api/agents/{}", sato.agent_id())).await;
+    assert_eq!(me["status"], "available");
+    // ito (billing) goes available and gets it, with the handover note in the detail.
+    let mut ws = ito.ws().await;
+    ito.set_state("available").await;
+    let offer = ws.next_of("offer", Duration::from_secs(5)).await;
+    assert_eq!(offer["contact"]["id"], id);
+    let detail = sv.ok(&format!("/api/contacts/{id}")).await;
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.windows(2).any(|w| w == ["transferred", "queued"]),
+        "{kinds:?}"
+    );
+    assert_eq!(detail["notes"][0]["body"], "請求額の確認をお願いします");
+    // sato can still read the contact she handled.
+    let (s, _) = sato.get(&format!("/api/contacts/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    // An agent cannot transfer a contact that is not theirs.
+    let (s, _) = sato
+        .post(
+            &format!("/api/contacts/{id}/transfer"),
+            json!({ "queue_id": orders }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // State history: who changed what, newest first.
+    let (s, _) = sv
+        .post(
+            &format!("/api/agents/{}/state", sato.agent_id()),
+            json!({ "presence": "not_ready", "reason": "training" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let history = sato
+        .ok(&format!("/api/agents/{}/states", sato.agent_id()))
+        .await;
+    let first = &history[0];
+    assert_eq!(first["presence"], "not_ready");
+    assert_eq!(first["reason"], "training");
+    assert_eq!(first["changed_by"], sv.me["user"]["id"]);
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["available", "offered", "busy", "available", "not_ready"]
+    );
+    let (s, _) = ito
+        .get(&format!("/api/agents/{}/states", sato.agent_id()))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Logging out ends the live connection too.
+    let (s, _) = ito.post_empty("/api/auth/logout").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ws.closed_by_server(Duration::from_secs(5)).await,
+        Some(4001)
+    );
+    srv.stop().await;
+}
+on_both!(transfer_and_state_history);

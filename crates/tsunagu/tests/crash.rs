@@ -17,6 +17,14 @@ struct Binary {
     base: String,
 }
 
+impl Drop for Binary {
+    // A failing test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -25,6 +33,7 @@ fn free_port() -> u16 {
         .port()
 }
 
+#[allow(clippy::zombie_processes)] // `Binary`'s Drop waits for the child.
 async fn spawn(url: &str, port: u16) -> Binary {
     let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
         .args([

@@ -76,6 +76,15 @@ pub enum AgentCommand {
         note: Option<String>,
         by_user: i64,
     },
+    /// Move a contact to another queue: an agent their connected contact, a supervisor any
+    /// open contact. It keeps its original arrival time.
+    Transfer {
+        contact_id: i64,
+        agent_id: Option<i64>,
+        to_queue: i64,
+        note: Option<String>,
+        by_user: i64,
+    },
 }
 
 /// The live picture of a tenant.
@@ -95,6 +104,8 @@ struct AgentLive {
     reason: Option<String>,
     status: AgentStatus,
     since: i64,
+    /// The user behind the pending change (None: the router).
+    changed_by: Option<i64>,
 }
 
 impl AgentLive {
@@ -153,6 +164,8 @@ pub struct TenantActor {
     events: broadcast::Sender<Arc<Envelope>>,
     /// Last written (presence, reason, status) per agent.
     persisted: HashMap<i64, (String, Option<String>, String)>,
+    /// When the Prometheus gauges were last refreshed.
+    gauges_at: i64,
     step: Step,
     now: i64,
 }
@@ -174,6 +187,7 @@ impl TenantActor {
             open: HashMap::new(),
             events,
             persisted: HashMap::new(),
+            gauges_at: 0,
             step: Step::default(),
             now: 0,
         }
@@ -241,11 +255,6 @@ impl TenantActor {
                 let r = Ok(self.offers_for(agent));
                 self.finish(reply, r).await;
             }
-            Command::AgentHasWork(agent, reply) => {
-                let busy = self.open.values().any(|c| c.agent_id == Some(agent))
-                    || self.offers_for(agent).iter().any(|_| true);
-                self.finish(reply, Ok(busy)).await;
-            }
         }
     }
 
@@ -295,7 +304,46 @@ impl TenantActor {
         for env in outbox {
             let _ = self.events.send(Arc::new(env));
         }
+        self.update_gauges();
         Ok(())
+    }
+
+    /// Queue and agent gauges for Prometheus, refreshed at most once a second.
+    fn update_gauges(&mut self) {
+        if self.now - self.gauges_at < 1000 {
+            return;
+        }
+        self.gauges_at = self.now;
+        let tenant = self.tenant.slug.clone();
+        for (q, s) in self.router.queue_snapshots() {
+            let queue = self
+                .queues
+                .get(&(q.0 as i64))
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            let labels = [("tenant", tenant.clone()), ("queue", queue)];
+            metrics::gauge!("tsunagu_queue_waiting", &labels).set(f64::from(s.waiting));
+            let oldest = s
+                .oldest_entered_at
+                .map_or(0.0, |t| (self.now - t).max(0) as f64 / 1000.0);
+            metrics::gauge!("tsunagu_queue_oldest_wait_seconds", &labels).set(oldest);
+        }
+        let mut counts: HashMap<&'static str, u32> = HashMap::new();
+        for a in self.agents.values() {
+            *counts.entry(a.status.as_str()).or_default() += 1;
+        }
+        for status in [
+            "offline",
+            "available",
+            "not_ready",
+            "offered",
+            "busy",
+            "acw",
+        ] {
+            let n = counts.get(status).copied().unwrap_or(0);
+            metrics::gauge!("tsunagu_agents", "tenant" => tenant.clone(), "status" => status)
+                .set(f64::from(n));
+        }
     }
 
     // ----- commands ----------------------------------------------------------------------
@@ -390,7 +438,7 @@ impl TenantActor {
                 } else {
                     None
                 };
-                let _ = by_user;
+                live.changed_by = Some(by_user);
                 self.step.touch_agent(agent_id);
                 Ok(None)
             }
@@ -482,6 +530,16 @@ impl TenantActor {
             } => {
                 self.wrap_up(contact_id, agent_id, disposition, note, by_user)
                     .await
+            }
+            AgentCommand::Transfer {
+                contact_id,
+                agent_id,
+                to_queue,
+                note,
+                by_user,
+            } => {
+                self.transfer(contact_id, agent_id, to_queue, note, by_user)?;
+                Ok(self.open.get(&contact_id).cloned())
             }
         }
     }
@@ -660,6 +718,72 @@ impl TenantActor {
         Ok(self.open.get(&id).cloned())
     }
 
+    fn transfer(
+        &mut self,
+        id: i64,
+        agent_id: Option<i64>,
+        to: i64,
+        note: Option<String>,
+        by_user: i64,
+    ) -> CenterResult<()> {
+        let now = self.now;
+        let row = self.open_contact(id)?;
+        let status = ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued);
+        if let Some(a) = agent_id {
+            if row.agent_id != Some(a) || status != ContactStatus::Connected {
+                return Err(CenterError::Conflict(format!(
+                    "contact {id} is not connected to agent {a}"
+                )));
+            }
+        }
+        if status == ContactStatus::WrapUp {
+            return Err(CenterError::Conflict(format!(
+                "contact {id} has already ended"
+            )));
+        }
+        if !self.queues.contains_key(&to) {
+            return Err(field("queue_id", "no such queue"));
+        }
+        let (from, handler) = (
+            row.queue_id,
+            row.agent_id.filter(|_| status == ContactStatus::Connected),
+        );
+        let offered_to = self.offered_agents(id);
+        self.router
+            .handle_transfer(now, ContactId(id as u64), QueueId(to as u64))
+            .map_err(|e| CenterError::Conflict(e.to_string()))?;
+        let row = self.open.get_mut(&id).expect("open");
+        row.queue_id = Some(to);
+        row.queue_entered_at = Some(now);
+        row.status = ContactStatus::Queued.as_str().into();
+        row.agent_id = None;
+        row.updated_at = now;
+        self.step.touch_contact(id);
+        self.event(
+            id,
+            EventKind::Transferred,
+            from,
+            handler,
+            json!({ "to_queue_id": to, "by_user": by_user }),
+        );
+        self.event(id, EventKind::Queued, Some(to), None, json!({}));
+        if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
+            self.step.notes.push(NoteRow {
+                id: self.store.next_id(now),
+                tenant_id: self.tenant.id,
+                contact_id: id,
+                author_user_id: by_user,
+                body,
+                created_at: now,
+            });
+        }
+        for a in handler.into_iter().chain(offered_to) {
+            self.step.touch_agent(a);
+        }
+        self.drain();
+        Ok(())
+    }
+
     async fn check_disposition(&self, queue: Option<i64>, code: &str) -> CenterResult<()> {
         let all = self
             .store
@@ -732,6 +856,7 @@ impl TenantActor {
             reason: None,
             status: AgentStatus::Offline,
             since: now,
+            changed_by: None,
         });
         live.username = full.username.clone();
         live.display_name = full.display_name.clone();
@@ -987,6 +1112,7 @@ impl TenantActor {
                 live.since = now;
             }
             live.status = status;
+            let changed_by = live.changed_by.take();
             let view = live.view(id);
             self.step.agent_states.push(AgentStateRow {
                 id: self.store.next_id(now),
@@ -996,6 +1122,7 @@ impl TenantActor {
                 presence: key.0.clone(),
                 reason: key.1.clone(),
                 status: key.2.clone(),
+                changed_by,
             });
             self.persisted.insert(id, key);
             self.step.outbox.push(Envelope {
@@ -1105,6 +1232,7 @@ impl TenantActor {
                     reason: a.agent.reason.clone(),
                     status: parse_status(&a.agent.status),
                     since: a.agent.status_since,
+                    changed_by: None,
                 },
             );
         }

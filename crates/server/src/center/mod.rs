@@ -68,8 +68,6 @@ pub enum Command {
     TenantChanged(Box<TenantRow>, Reply<()>),
     Snapshot(Reply<Snapshot>),
     OffersFor(i64, Reply<Vec<(ContactRow, i64)>>),
-    /// Does this agent hold any open contact?
-    AgentHasWork(i64, Reply<bool>),
 }
 
 /// Agent commands answer with the contact they acted on, or nothing.
@@ -121,10 +119,6 @@ impl TenantHandle {
     /// Contacts currently ringing for the agent, with their offer expiry.
     pub async fn offers_for(&self, agent_id: i64) -> CenterResult<Vec<(ContactRow, i64)>> {
         self.call(|r| Command::OffersFor(agent_id, r)).await
-    }
-
-    pub async fn agent_has_work(&self, agent_id: i64) -> CenterResult<bool> {
-        self.call(|r| Command::AgentHasWork(agent_id, r)).await
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {

@@ -29,6 +29,8 @@ pub struct AuthUser {
     pub role: Role,
     /// The caller's agent profile, if any.
     pub agent_id: Option<i64>,
+    /// Hash of the credential used, so long-lived connections can re-check it.
+    pub token_hash: String,
 }
 
 impl AuthUser {
@@ -93,9 +95,10 @@ impl FromRequestParts<Arc<App>> for AuthUser {
                 "missing credentials: send a bearer token or log in",
             ))?;
         let now = app.clock.now_ms();
+        let token_hash = token::hash_token(&token);
         let (_, user) = app
             .store
-            .token_user(&token::hash_token(&token), now)
+            .token_user(&token_hash, now)
             .await?
             .ok_or(ApiError::Unauthorized("invalid or expired credentials"))?;
         let role = Role::parse(&user.role).ok_or_else(|| {
@@ -110,6 +113,7 @@ impl FromRequestParts<Arc<App>> for AuthUser {
             user,
             role,
             agent_id,
+            token_hash,
         })
     }
 }

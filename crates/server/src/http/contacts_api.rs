@@ -508,3 +508,67 @@ pub async fn add_note(
     app.store.apply(&[Write::Note(note.clone())]).await?;
     Ok((StatusCode::CREATED, Json(NoteView::from(&note))))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferInput {
+    /// The queue the contact moves to.
+    pub queue_id: i64,
+    /// Supervisors act for this agent (or leave it out to move any open contact).
+    #[serde(default)]
+    pub agent_id: Option<i64>,
+    /// Handover note for whoever takes it next (取り次ぎメモ).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Transfer a contact to another queue (取り次ぎ). It keeps its original arrival time, so it
+/// does not wait behind contacts that came later. The transferring agent is free at once.
+#[utoipa::path(post, path = "/api/contacts/{id}/transfer", tag = "contacts", params(("id" = i64, Path)),
+    request_body = TransferInput,
+    responses((status = 200, body = ContactView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn transfer(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<TransferInput>,
+) -> ApiResult<Json<ContactView>> {
+    if input
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 10_000)
+    {
+        return Err(ApiError::field("note", "must be at most 10000 characters"));
+    }
+    let tenant = who.tenant_id();
+    if app.store.queue(tenant, input.queue_id).await?.is_none() {
+        return Err(ApiError::field("queue_id", "no such queue"));
+    }
+    let agent_id = if who.is_supervisor() && input.agent_id.is_none() {
+        None
+    } else {
+        Some(who.acting_agent(input.agent_id)?)
+    };
+    let row = app
+        .center
+        .tenant(tenant)
+        .await?
+        .agent(AgentCommand::Transfer {
+            contact_id: id,
+            agent_id,
+            to_queue: input.queue_id,
+            note: input.note,
+            by_user: who.user.id,
+        })
+        .await?;
+    let row = match row {
+        Some(r) => r,
+        None => app
+            .store
+            .contact(tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
+    };
+    Ok(Json(ContactView::from(&row)))
+}

@@ -42,6 +42,8 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     pub login_max_failures: u32,
     pub login_max_failures_per_ip: u32,
+    /// How often a WebSocket re-checks its credential.
+    pub ws_recheck_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +53,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             login_max_failures: 5,
             login_max_failures_per_ip: 30,
+            ws_recheck_ms: 30_000,
         }
     }
 }
@@ -141,6 +144,7 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(people_api::list_agents, people_api::create_agent))
         .routes(routes!(people_api::get_agent, people_api::update_agent))
         .routes(routes!(people_api::set_state))
+        .routes(routes!(people_api::state_history))
         .routes(routes!(
             customers_api::list_customers,
             customers_api::create_customer
@@ -161,6 +165,7 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts_api::end))
         .routes(routes!(contacts_api::wrap_up))
         .routes(routes!(contacts_api::add_note))
+        .routes(routes!(contacts_api::transfer))
         .routes(routes!(kpi_api::queue_kpis))
         .routes(routes!(kpi_api::realtime))
         .routes(routes!(ws::events))

@@ -564,3 +564,68 @@ pub async fn set_state(
         .ok_or_else(|| ApiError::not_found("agent"))?;
     Ok(Json(AgentView::from(&fresh)))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct HistoryParams {
+    /// RFC 3339, local date or Unix ms; default: today 00:00 in the center's zone.
+    pub from: Option<String>,
+    /// Default: now.
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct AgentStateChange {
+    pub at: String,
+    pub presence: String,
+    pub reason: Option<String>,
+    pub status: String,
+    /// Who made the change; null when the router did (offers, work, missed offers).
+    pub changed_by: Option<i64>,
+}
+
+/// An agent's state changes, newest first (for adherence and coaching). The agent
+/// themself, or a supervisor.
+#[utoipa::path(get, path = "/api/agents/{id}/states", tag = "people", params(("id" = i64, Path), HistoryParams),
+    responses((status = 200, body = [AgentStateChange]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn state_history(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    axum::extract::Query(p): axum::extract::Query<HistoryParams>,
+) -> ApiResult<Json<Vec<AgentStateChange>>> {
+    let agent_id = who.acting_agent(Some(id))?;
+    let tenant = app
+        .store
+        .tenant(who.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    app.store
+        .agent(tenant.id, agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("agent {agent_id}")))?;
+    let now = app.clock.now_ms();
+    let from = match &p.from {
+        Some(s) => super::kpi_api::parse_time("from", s, &tenant.time_zone)?,
+        None => crate::center::actor::start_of_day(now, &tenant.time_zone),
+    };
+    let to = match &p.to {
+        Some(s) => super::kpi_api::parse_time("to", s, &tenant.time_zone)?,
+        None => now + 1,
+    };
+    let rows = app
+        .store
+        .agent_state_history(tenant.id, agent_id, from, to, p.limit.unwrap_or(500))
+        .await?;
+    Ok(Json(
+        rows.iter()
+            .map(|r| AgentStateChange {
+                at: ts(r.at),
+                presence: r.presence.clone(),
+                reason: r.reason.clone(),
+                status: r.status.clone(),
+                changed_by: r.changed_by,
+            })
+            .collect(),
+    ))
+}

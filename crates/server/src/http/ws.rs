@@ -34,17 +34,21 @@ pub async fn events(
         Some(a) => tenant.offers_for(a).await?,
         None => Vec::new(),
     };
-    let shutdown = app.shutdown.clone();
-    Ok(upgrade.on_upgrade(move |socket| session(socket, who, rx, offers, shutdown)))
+    Ok(upgrade.on_upgrade(move |socket| session(socket, app, who, rx, offers)))
 }
 
 async fn session(
     mut socket: WebSocket,
+    app: Arc<App>,
     who: AuthUser,
     mut rx: tokio::sync::broadcast::Receiver<Arc<crate::center::events::Envelope>>,
     offers: Vec<(tsunagu_store::rows::ContactRow, i64)>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut shutdown = app.shutdown.clone();
+    // Re-check the credential now and then: a logout, a revoked token or a disabled user
+    // ends the live connection too.
+    let every = std::time::Duration::from_millis(app.config.ws_recheck_ms.max(100));
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let supervisor = who.is_supervisor();
     let hello = json!({
         "type": "hello",
@@ -88,6 +92,16 @@ async fn session(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            _ = recheck.tick() => {
+                let valid = app.store.token_user(&who.token_hash, app.clock.now_ms()).await.is_ok_and(|t| t.is_some());
+                if !valid {
+                    let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                        code: 4001,
+                        reason: "session ended".into(),
+                    }))).await;
+                    break;
+                }
+            }
             _ = shutdown.changed() => {
                 let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame {
                     code: 1001,

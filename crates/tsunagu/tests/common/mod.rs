@@ -34,9 +34,13 @@ impl TestServer {
     }
 
     pub async fn serve(db: TestDb, store: Store) -> TestServer {
+        let http = HttpConfig {
+            ws_recheck_ms: 200,
+            ..HttpConfig::default()
+        };
         let config = ServerConfig {
             http_addr: "127.0.0.1:0".parse().unwrap(),
-            http: HttpConfig::default(),
+            http,
         };
         let server = tsunagu_server::start(config, store.clone())
             .await
@@ -221,6 +225,23 @@ impl Ws {
                 if f(&v) {
                     return Some(v);
                 }
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection; returns the close code.
+    pub async fn closed_by_server(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(frame.map_or(1005, |f| u16::from(f.code)))
+                }
+                Some(Ok(_)) => continue,
+                _ => return Some(1006),
             }
         }
     }
