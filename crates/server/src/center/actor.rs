@@ -973,7 +973,7 @@ impl TenantActor {
                         audience: Audience::Agents(vec![a]),
                         event: LiveEvent::Offer {
                             agent_id: a,
-                            expires_at,
+                            expires_at: ts(expires_at),
                             contact: view,
                         },
                     });

@@ -21,7 +21,8 @@ pub enum LiveEvent {
     /// A contact is offered to this agent: ring / pop it up until `expires_at`.
     Offer {
         agent_id: i64,
-        expires_at: i64,
+        /// RFC 3339.
+        expires_at: String,
         contact: ContactView,
     },
     /// The offer no longer stands (taken elsewhere, contact ended, agent went not-ready).

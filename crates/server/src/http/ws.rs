@@ -55,7 +55,7 @@ async fn session(
         "user": UserView::new(&who.user, who.agent_id),
         "offers": offers.iter().map(|(c, exp)| LiveEvent::Offer {
             agent_id: who.agent_id.unwrap_or_default(),
-            expires_at: *exp,
+            expires_at: crate::dto::ts(*exp),
             contact: ContactView::from(c),
         }).collect::<Vec<_>>(),
     });
