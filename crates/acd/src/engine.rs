@@ -503,15 +503,7 @@ impl<M: Matcher> Engine<M> {
         ct.relax_timer = 0;
         ct.wait_timer = 0;
         ct.max_wait_due = false;
-        for o in others {
-            let other = self.w.agents[o].id;
-            self.release_offer_slot(o, contact);
-            self.push(Action::OfferWithdrawn {
-                contact,
-                agent: other,
-                reason: WithdrawReason::AcceptedElsewhere,
-            });
-        }
+        self.withdraw_offers(contact, others, WithdrawReason::AcceptedElsewhere);
         self.finish();
         Ok(())
     }
@@ -546,15 +538,7 @@ impl<M: Matcher> Engine<M> {
         match self.w.contacts[c].phase.clone() {
             ContactPhase::Waiting => self.m.contact_leaving(&self.w, c),
             ContactPhase::Offered { agents, .. } => {
-                for a in agents {
-                    let id = self.w.agents[a].id;
-                    self.release_offer_slot(a, contact);
-                    self.push(Action::OfferWithdrawn {
-                        contact,
-                        agent: id,
-                        reason: WithdrawReason::ContactEnded,
-                    });
-                }
+                self.withdraw_offers(contact, agents, WithdrawReason::ContactEnded)
             }
             ContactPhase::Connected { agent: a, since } => {
                 let q = self.w.contacts[c].queue;
@@ -604,15 +588,7 @@ impl<M: Matcher> Engine<M> {
         match self.w.contacts[c].phase.clone() {
             ContactPhase::Waiting => self.m.contact_leaving(&self.w, c),
             ContactPhase::Offered { agents, .. } => {
-                for a in agents {
-                    let id = self.w.agents[a].id;
-                    self.release_offer_slot(a, contact);
-                    self.push(Action::OfferWithdrawn {
-                        contact,
-                        agent: id,
-                        reason: WithdrawReason::Transferred,
-                    });
-                }
+                self.withdraw_offers(contact, agents, WithdrawReason::Transferred)
             }
             ContactPhase::Connected { agent: a, since } => {
                 // Talk time is a strategy key: change it only while the agent is out of the index.
@@ -929,6 +905,24 @@ impl<M: Matcher> Engine<M> {
                 agents.is_empty()
             }
             _ => false,
+        }
+    }
+
+    /// Takes the contact's ringing offers back from these agents, reporting each.
+    fn withdraw_offers(
+        &mut self,
+        contact: ContactId,
+        agents: Vec<AgentIdx>,
+        reason: WithdrawReason,
+    ) {
+        for a in agents {
+            let agent = self.w.agents[a].id;
+            self.release_offer_slot(a, contact);
+            self.push(Action::OfferWithdrawn {
+                contact,
+                agent,
+                reason,
+            });
         }
     }
 

@@ -10,7 +10,8 @@
 //! * Configure with [`Engine::upsert_queue`] and [`Engine::upsert_agent`].
 //! * Feed inputs: [`Engine::handle_presence`], [`Engine::handle_contact_arrived`],
 //!   [`Engine::handle_offer_accepted`], [`Engine::handle_offer_rejected`],
-//!   [`Engine::handle_contact_ended`], [`Engine::handle_wrap_up_done`].
+//!   [`Engine::handle_contact_ended`], [`Engine::handle_wrap_up_done`],
+//!   [`Engine::handle_transfer`].
 //! * Drain [`Engine::poll_action`] after each input; arm a timer for
 //!   [`Engine::poll_timeout`] and call [`Engine::handle_timeout`] when it passes.
 //!

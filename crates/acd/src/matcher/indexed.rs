@@ -117,8 +117,15 @@ impl IndexedMatcher {
     }
 }
 
-impl Matcher for IndexedMatcher {
-    fn agent_leaving(&mut self, w: &World, a: AgentIdx) {
+impl IndexedMatcher {
+    /// Visits every free-agent set agent `a` belongs to in its current state, with its key.
+    /// Called before a change (to remove) and after (to insert), so both see the same sets.
+    fn agent_sets(
+        &mut self,
+        w: &World,
+        a: AgentIdx,
+        mut f: impl FnMut(&mut BTreeSet<AgentEntry>, AgentEntry),
+    ) {
         let agent = &w.agents[a];
         if agent.presence != crate::types::Presence::Available {
             return;
@@ -127,25 +134,24 @@ impl Matcher for IndexedMatcher {
             let key = w.strategy_key(q, a);
             for ch in Channel::ALL {
                 if agent.has_capacity(ch) {
-                    self.queue(q).free[ch.index()].remove(&(key.0, key.1, a));
+                    f(&mut self.queue(q).free[ch.index()], (key.0, key.1, a));
                 }
             }
         }
     }
+}
+
+impl Matcher for IndexedMatcher {
+    fn agent_leaving(&mut self, w: &World, a: AgentIdx) {
+        self.agent_sets(w, a, |set, e| {
+            set.remove(&e);
+        });
+    }
 
     fn agent_entered(&mut self, w: &World, a: AgentIdx) {
-        let agent = &w.agents[a];
-        if agent.presence != crate::types::Presence::Available {
-            return;
-        }
-        for &(q, _) in &agent.memberships {
-            let key = w.strategy_key(q, a);
-            for ch in Channel::ALL {
-                if agent.has_capacity(ch) {
-                    self.queue(q).free[ch.index()].insert((key.0, key.1, a));
-                }
-            }
-        }
+        self.agent_sets(w, a, |set, e| {
+            set.insert(e);
+        });
     }
 
     fn contact_leaving(&mut self, w: &World, c: ContactIdx) {

@@ -550,14 +550,13 @@ impl TenantActor {
             .ok_or_else(|| CenterError::Conflict(format!("contact {id} is not open")))
     }
 
-    fn end_contact(
-        &mut self,
+    /// An open contact that has not ended yet; if `agent_id` is given, connected to that
+    /// agent (agents act only on their own conversation).
+    fn still_going(
+        &self,
         id: i64,
         agent_id: Option<i64>,
-        by_user: i64,
-        reason: Option<String>,
-    ) -> CenterResult<()> {
-        let now = self.now;
+    ) -> CenterResult<(&ContactRow, ContactStatus)> {
         let row = self.open_contact(id)?;
         let status = ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued);
         if let Some(a) = agent_id {
@@ -572,6 +571,18 @@ impl TenantActor {
                 "contact {id} has already ended"
             )));
         }
+        Ok((row, status))
+    }
+
+    fn end_contact(
+        &mut self,
+        id: i64,
+        agent_id: Option<i64>,
+        by_user: i64,
+        reason: Option<String>,
+    ) -> CenterResult<()> {
+        let now = self.now;
+        let (row, status) = self.still_going(id, agent_id)?;
         let queue = row.queue_id;
         let handler = row.agent_id;
         let offered_to = self.offered_agents(id);
@@ -704,16 +715,7 @@ impl TenantActor {
                 )))
             }
         }
-        if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
-            self.step.notes.push(NoteRow {
-                id: self.store.next_id(now),
-                tenant_id: self.tenant.id,
-                contact_id: id,
-                author_user_id: by_user,
-                body,
-                created_at: now,
-            });
-        }
+        self.add_note(id, by_user, note);
         self.drain();
         Ok(self.open.get(&id).cloned())
     }
@@ -727,20 +729,7 @@ impl TenantActor {
         by_user: i64,
     ) -> CenterResult<()> {
         let now = self.now;
-        let row = self.open_contact(id)?;
-        let status = ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued);
-        if let Some(a) = agent_id {
-            if row.agent_id != Some(a) || status != ContactStatus::Connected {
-                return Err(CenterError::Conflict(format!(
-                    "contact {id} is not connected to agent {a}"
-                )));
-            }
-        }
-        if status == ContactStatus::WrapUp {
-            return Err(CenterError::Conflict(format!(
-                "contact {id} has already ended"
-            )));
-        }
+        let (row, status) = self.still_going(id, agent_id)?;
         if !self.queues.contains_key(&to) {
             return Err(field("queue_id", "no such queue"));
         }
@@ -767,21 +756,26 @@ impl TenantActor {
             json!({ "to_queue_id": to, "by_user": by_user }),
         );
         self.event(id, EventKind::Queued, Some(to), None, json!({}));
-        if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
-            self.step.notes.push(NoteRow {
-                id: self.store.next_id(now),
-                tenant_id: self.tenant.id,
-                contact_id: id,
-                author_user_id: by_user,
-                body,
-                created_at: now,
-            });
-        }
+        self.add_note(id, by_user, note);
         for a in handler.into_iter().chain(offered_to) {
             self.step.touch_agent(a);
         }
         self.drain();
         Ok(())
+    }
+
+    /// Keeps a non-empty note on the contact (written with the step).
+    fn add_note(&mut self, contact: i64, author: i64, note: Option<String>) {
+        if let Some(body) = note.filter(|b| !b.trim().is_empty()) {
+            self.step.notes.push(NoteRow {
+                id: self.store.next_id(self.now),
+                tenant_id: self.tenant.id,
+                contact_id: contact,
+                author_user_id: author,
+                body,
+                created_at: self.now,
+            });
+        }
     }
 
     async fn check_disposition(&self, queue: Option<i64>, code: &str) -> CenterResult<()> {

@@ -304,6 +304,24 @@ async fn body_or_default<T: Default + serde::de::DeserializeOwned>(
     Ok(ApiJson::<T>::from_request(req, app).await?.0)
 }
 
+/// The contact as the actor left it, or (once it has closed) as stored.
+async fn current(
+    app: &App,
+    tenant: i64,
+    id: i64,
+    row: Option<ContactRow>,
+) -> ApiResult<Json<ContactView>> {
+    let row = match row {
+        Some(r) => r,
+        None => app
+            .store
+            .contact(tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
+    };
+    Ok(Json(ContactView::from(&row)))
+}
+
 fn contact_result(row: Option<ContactRow>) -> ApiResult<Json<ContactView>> {
     row.map(|r| Json(ContactView::from(&r)))
         .ok_or_else(|| ApiError::Conflict("the contact is no longer open".into()))
@@ -403,17 +421,7 @@ pub async fn end(
             reason: body.reason,
         })
         .await?;
-    match row {
-        Some(r) => Ok(Json(ContactView::from(&r))),
-        None => {
-            let r = app
-                .store
-                .contact(tenant, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
-            Ok(Json(ContactView::from(&r)))
-        }
-    }
+    current(&app, tenant, id, row).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -464,15 +472,7 @@ pub async fn wrap_up(
             by_user: who.user.id,
         })
         .await?;
-    let row = match row {
-        Some(r) => r,
-        None => app
-            .store
-            .contact(tenant, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
-    };
-    Ok(Json(ContactView::from(&row)))
+    current(&app, tenant, id, row).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -562,13 +562,5 @@ pub async fn transfer(
             by_user: who.user.id,
         })
         .await?;
-    let row = match row {
-        Some(r) => r,
-        None => app
-            .store
-            .contact(tenant, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?,
-    };
-    Ok(Json(ContactView::from(&row)))
+    current(&app, tenant, id, row).await
 }
