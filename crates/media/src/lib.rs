@@ -1,0 +1,25 @@
+//! # tsunagu-media — the media engine
+//!
+//! Tsunagu's own RTP media: what callers hear and what they say.
+//!
+//! * `g711` — PCMU/PCMA coding; `rtp`, `rtcp` — packets and reports; `dtmf` — RFC 4733
+//!   events; `sdp` — offer/answer for one audio stream; `prompt` — WAV files as 8 kHz PCM.
+//! * `core` — [`core::MediaCore`], the sans-IO engine: legs, sources (silence, prompt,
+//!   relay, mix), latching, DTMF, recording, RTCP, timeouts. Packets and ticks in, packets
+//!   and events out.
+//! * `engine` — the IO shell: a thread with mio that owns the sockets and the core, and a
+//!   writer thread for recordings.
+
+pub mod core;
+pub mod dtmf;
+pub mod engine;
+pub mod g711;
+pub mod prompt;
+pub mod rtcp;
+pub mod rtp;
+pub mod sdp;
+
+pub use crate::core::{LegId, LegParams, MediaCore, MediaEvent, RecordingId, Source};
+pub use engine::{EngineConfig, EngineEvent, MediaEngine, MediaHandle};
+pub use g711::Law;
+pub use prompt::Prompt;
