@@ -86,7 +86,10 @@ impl ReceiverStats {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = interval_expected.saturating_sub(interval_received);
-        let fraction = ((lost_interval << 8).checked_div(interval_expected).unwrap_or(0)).min(255) as u8;
+        let fraction = ((lost_interval << 8)
+            .checked_div(interval_expected)
+            .unwrap_or(0))
+        .min(255) as u8;
         ReportBlock {
             ssrc: self.ssrc,
             fraction_lost: fraction,

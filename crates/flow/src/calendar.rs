@@ -1,0 +1,58 @@
+//! Business hours and holidays, evaluated in the calendar's own time zone.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+#[derive(Clone, Debug)]
+pub struct CompiledCalendar {
+    pub tz: TimeZone,
+    /// Per weekday (Monday first): open ranges in minutes after midnight, end exclusive.
+    pub hours: [Vec<(u16, u16)>; 7],
+    pub holidays: BTreeSet<Date>,
+}
+
+/// Parses "HH:MM-HH:MM" (end may be 24:00).
+pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{s:?} is not a range like \"09:00-18:00\"");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60 || h == 24 && m == 0).then_some(h * 60 + m)
+    };
+    let (start, end) = (minutes(a).ok_or_else(bad)?, minutes(b).ok_or_else(bad)?);
+    if start >= end {
+        return Err(format!("{s:?} ends before it starts"));
+    }
+    Ok((start, end))
+}
+
+impl CompiledCalendar {
+    pub fn is_open(&self, now_ms: i64) -> bool {
+        let Ok(t) = Timestamp::from_millisecond(now_ms) else {
+            return false;
+        };
+        let z = t.to_zoned(self.tz.clone());
+        if self.holidays.contains(&z.date()) {
+            return false;
+        }
+        let day = match z.weekday() {
+            Weekday::Monday => 0,
+            Weekday::Tuesday => 1,
+            Weekday::Wednesday => 2,
+            Weekday::Thursday => 3,
+            Weekday::Friday => 4,
+            Weekday::Saturday => 5,
+            Weekday::Sunday => 6,
+        };
+        let minute = z.hour() as u16 * 60 + z.minute() as u16;
+        self.hours[day]
+            .iter()
+            .any(|&(a, b)| minute >= a && minute < b)
+    }
+}
