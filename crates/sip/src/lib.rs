@@ -1,0 +1,21 @@
+//! # tsunagu-sip — SIP for Tsunagu
+//!
+//! The SIP stack is [rsipstack](https://crates.io/crates/rsipstack) (pinned): transports,
+//! RFC 3261 transactions and dialogs. This crate wraps it behind Tsunagu's own interface so
+//! the call logic never sees SIP types: it receives [`SipEvent`]s (a call arrives, a leg
+//! rings, answers, ends, sends new SDP, DTMF or a REFER) and gives commands through
+//! [`SipHandle`] (answer, reject, dial, hang up, answer an update).
+//!
+//! * `server` — the shell: endpoint, incoming requests, dialog state, commands.
+//! * `registrar` — phones' registrations (in memory, with expiry, several per account).
+//! * `digest` — server-side digest authentication with stateless nonces.
+
+pub mod digest;
+pub mod registrar;
+pub mod server;
+
+pub use registrar::{Binding, Registrar, Transport};
+pub use server::{
+    start, DialTarget, Directory, EndCause, LegId, SipAccount, SipConfig, SipEvent, SipHandle,
+    TrunkMatch, INCOMING_LEG_BASE,
+};

@@ -1,0 +1,907 @@
+//! The SIP shell around rsipstack: transports (UDP and TCP), the transaction and dialog
+//! layers, the registrar, and the translation between dialogs and our [`SipEvent`]s and
+//! [`SipHandle`] commands. Call logic lives elsewhere (sans-IO); this only does SIP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use rsipstack::dialog::dialog::{
+    Dialog, DialogState, DialogStateSender, TerminatedReason, TransactionHandle,
+};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::{SipAddr, TcpListenerConnection, TransportLayer};
+use rsipstack::EndpointBuilder;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::digest;
+use crate::registrar::{Binding, Registrar, Transport, MAX_EXPIRES, MIN_EXPIRES};
+
+pub type LegId = u64;
+
+/// Incoming legs are numbered from here; the call control numbers the legs it dials below.
+pub const INCOMING_LEG_BASE: LegId = 1 << 48;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// Address for UDP and TCP.
+    pub listen: SocketAddr,
+    /// Digest realm.
+    pub realm: String,
+    /// Key for stateless nonces.
+    pub nonce_secret: String,
+    pub user_agent: String,
+}
+
+/// A phone account (agents' SIP credentials).
+#[derive(Clone, Debug)]
+pub struct SipAccount {
+    pub tenant_id: i64,
+    pub agent_id: i64,
+    /// MD5(username:realm:password)
+    pub ha1: String,
+}
+
+/// An inbound call's origin: which tenant it belongs to.
+#[derive(Clone, Debug)]
+pub struct TrunkMatch {
+    pub tenant_id: i64,
+    pub trunk: String,
+}
+
+/// What the SIP shell needs to know from the rest of the system.
+pub trait Directory: Send + Sync + 'static {
+    fn account(&self, username: &str) -> BoxFuture<'static, Option<SipAccount>>;
+    /// Is an INVITE from `source` to `called` accepted, and for which tenant?
+    fn trunk(&self, source: SocketAddr, called: &str) -> BoxFuture<'static, Option<TrunkMatch>>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndCause {
+    /// The peer sent BYE.
+    Bye,
+    /// The caller cancelled before we answered.
+    Cancel,
+    /// No ACK, no response, or the transport failed.
+    Timeout,
+    Other(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SipEvent {
+    /// A new inbound call; answer, ring or reject `leg`.
+    Incoming {
+        leg: LegId,
+        tenant_id: i64,
+        trunk: String,
+        caller: String,
+        caller_name: Option<String>,
+        called: String,
+        source: SocketAddr,
+        offer: Option<String>,
+        call_id: String,
+    },
+    /// A dialed leg rings (180/183).
+    Ringing { leg: LegId },
+    /// A dialed leg answered (2xx) with this SDP.
+    Answered { leg: LegId, answer: Option<String> },
+    /// A dialed leg failed with a final status (or 0 when it never got one).
+    Failed {
+        leg: LegId,
+        code: u16,
+        reason: String,
+    },
+    /// The peer ended an established (or, for incoming legs, ringing) leg.
+    Ended { leg: LegId, cause: EndCause },
+    /// The peer sent a re-INVITE or UPDATE with SDP (hold, resume): answer with
+    /// [`SipHandle::answer_update`].
+    Update { leg: LegId, offer: String },
+    /// DTMF by SIP INFO.
+    Dtmf { leg: LegId, digit: char },
+    /// The peer asked to transfer the call (REFER) to this target.
+    Refer { leg: LegId, target: String },
+    /// A phone (un)registered; `bindings` is how many contacts the account has now.
+    Registered {
+        tenant_id: i64,
+        agent_id: i64,
+        username: String,
+        bindings: usize,
+    },
+}
+
+/// Where to send an INVITE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialTarget {
+    pub uri: String,
+    pub destination: SocketAddr,
+    pub transport: Transport,
+}
+
+impl DialTarget {
+    pub fn from_binding(b: &Binding) -> DialTarget {
+        DialTarget {
+            uri: b.contact.clone(),
+            destination: b.source,
+            transport: b.transport,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum LegDialog {
+    Server(InviteDialog),
+    Client {
+        dialog: InviteDialog,
+        answered: bool,
+    },
+}
+
+#[derive(Default)]
+struct State {
+    legs: HashMap<LegId, LegDialog>,
+    /// (Call-ID, our tag) → leg. Stable through a client dialog's early → confirmed change.
+    by_dialog: HashMap<(String, String), LegId>,
+    updates: HashMap<LegId, TransactionHandle>,
+    /// Legs we are ending ourselves: their termination is not reported back.
+    closing: std::collections::HashSet<LegId>,
+}
+
+struct Shared {
+    config: SipConfig,
+    directory: Arc<dyn Directory>,
+    registrar: Arc<Registrar>,
+    dialogs: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    state: Mutex<State>,
+    events: mpsc::UnboundedSender<SipEvent>,
+    next_leg: AtomicU64,
+    local: SipAddr,
+    contact: rsip::Uri,
+}
+
+/// Commands to the SIP shell. Cheap to clone.
+#[derive(Clone)]
+pub struct SipHandle {
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+}
+
+fn dialog_key(id: &rsipstack::dialog::DialogId) -> (String, String) {
+    (id.call_id.clone(), id.local_tag.clone())
+}
+
+fn sdp_headers() -> Vec<Header> {
+    vec![Header::ContentType("application/sdp".into())]
+}
+
+fn body_string(b: &[u8]) -> Option<String> {
+    (!b.is_empty()).then(|| String::from_utf8_lossy(b).to_string())
+}
+
+/// Starts the SIP server; events arrive on the returned receiver.
+pub async fn start(
+    config: SipConfig,
+    directory: Arc<dyn Directory>,
+) -> Result<(SipHandle, mpsc::UnboundedReceiver<SipEvent>), rsipstack::Error> {
+    let cancel = CancellationToken::new();
+    let transport = TransportLayer::new(cancel.child_token());
+    let udp =
+        UdpConnection::create_connection(config.listen, None, Some(cancel.child_token())).await?;
+    let local = udp.get_addr().clone();
+    transport.add_transport(udp.into());
+    let tcp = TcpListenerConnection::new(config.listen, None).await?;
+    transport.inner.add_listener(tcp.into());
+    let endpoint = EndpointBuilder::new()
+        .with_cancel_token(cancel.clone())
+        .with_transport_layer(transport)
+        .with_user_agent(&config.user_agent)
+        .build();
+    let incoming = endpoint.incoming_transactions()?;
+    let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let contact = rsip::Uri {
+        scheme: Some(rsip::Scheme::Sip),
+        auth: None,
+        host_with_port: local.addr.clone(),
+        params: vec![],
+        headers: vec![],
+    };
+    let shared = Arc::new(Shared {
+        config,
+        directory,
+        registrar: Arc::new(Registrar::default()),
+        dialogs,
+        state_sender,
+        state: Mutex::new(State::default()),
+        events,
+        next_leg: AtomicU64::new(INCOMING_LEG_BASE),
+        local,
+        contact,
+    });
+    info!(listen = %shared.config.listen, "SIP listening (UDP and TCP)");
+    let ep = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = endpoint.serve() => {}
+            _ = ep.cancelled() => {}
+        }
+    });
+    tokio::spawn(incoming_loop(shared.clone(), incoming, cancel.clone()));
+    tokio::spawn(state_loop(shared.clone(), state_receiver, cancel.clone()));
+    let housekeeping = shared.clone();
+    let hk_cancel = cancel.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => housekeeping.registrar.purge(now_ms()),
+                _ = hk_cancel.cancelled() => break,
+            }
+        }
+    });
+    Ok((SipHandle { shared, cancel }, events_rx))
+}
+
+async fn incoming_loop(
+    shared: Arc<Shared>,
+    mut incoming: rsipstack::transaction::TransactionReceiver,
+    cancel: CancellationToken,
+) {
+    loop {
+        let tx = tokio::select! {
+            tx = incoming.recv() => match tx { Some(tx) => tx, None => break },
+            _ = cancel.cancelled() => break,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle_transaction(shared, tx).await {
+                debug!("transaction: {e}");
+            }
+        });
+    }
+}
+
+async fn handle_transaction(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::Result<()> {
+    let in_dialog = tx
+        .original
+        .to_header()
+        .ok()
+        .and_then(|t| t.tag().ok().flatten())
+        .is_some();
+    match (&tx.original.method, in_dialog) {
+        (Method::Register, _) => register(&shared, &mut tx).await,
+        (Method::Invite, false) => incoming_call(shared, tx).await,
+        (Method::Options, false) => {
+            let mut r = tx
+                .endpoint_inner
+                .make_response(&tx.original, StatusCode::OK, None);
+            r.headers.push(Header::Allow(
+                "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, UPDATE, REGISTER".into(),
+            ));
+            tx.respond(r).await
+        }
+        (_, true) => match shared.dialogs.match_dialog(&tx) {
+            Some(Dialog::Invite(mut d)) => d.handle(&mut tx).await,
+            Some(_) => tx.reply(StatusCode::NotImplemented).await,
+            None => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
+        },
+        (Method::Ack, _) => Ok(()),
+        _ => tx.reply(StatusCode::MethodNotAllowed).await,
+    }
+}
+
+fn source_of(tx: &Transaction) -> Option<(SocketAddr, Transport)> {
+    let conn = tx.connection.as_ref()?;
+    let transport = match conn.transport() {
+        rsip::Transport::Tcp => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    // The transport layer records where the request really came from in Via received/rport.
+    let via = tx.original.top_via_header().ok()?.typed().ok()?;
+    let sent_by = via.sent_by().clone();
+    let host = match via.received() {
+        Some(Ok(ip)) => ip,
+        _ => sent_by.host.to_string().parse().ok()?,
+    };
+    let port = via
+        .rport()
+        .flatten()
+        .or_else(|| sent_by.port.map(|p| p.value()))
+        .unwrap_or(5060);
+    Some((SocketAddr::new(host, port), transport))
+}
+
+async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()> {
+    let now = now_ms();
+    let req = tx.original.clone();
+    let challenge = |stale: bool| {
+        let nonce = digest::make_nonce(&shared.config.nonce_secret, now);
+        Header::WwwAuthenticate(digest::challenge(&shared.config.realm, &nonce, stale).into())
+    };
+    let auth = req.headers.iter().find_map(|h| match h {
+        Header::Authorization(a) => digest::parse_authorization(a.value()),
+        _ => None,
+    });
+    let Some(creds) = auth else {
+        let mut r = tx
+            .endpoint_inner
+            .make_response(&req, StatusCode::Unauthorized, None);
+        r.headers.push(challenge(false));
+        return tx.respond(r).await;
+    };
+    let to_user = req
+        .to_header()
+        .ok()
+        .and_then(|t| t.uri().ok())
+        .and_then(|u| u.user().map(str::to_string));
+    let account = shared.directory.account(&creds.username).await;
+    let fresh = digest::nonce_valid(&shared.config.nonce_secret, &creds.nonce, now);
+    let ok = account.as_ref().is_some_and(|a| {
+        creds.realm == shared.config.realm && digest::verify(&creds, "REGISTER", &a.ha1)
+    }) && to_user.as_deref().is_none_or(|u| u == creds.username);
+    if !ok || !fresh {
+        if ok && !fresh {
+            let mut r = tx
+                .endpoint_inner
+                .make_response(&req, StatusCode::Unauthorized, None);
+            r.headers.push(challenge(true));
+            return tx.respond(r).await;
+        }
+        warn!(username = %creds.username, "REGISTER refused: bad credentials");
+        return tx.reply(StatusCode::Forbidden).await;
+    }
+    let account = account.expect("checked");
+    let Some((source, transport)) = source_of(tx) else {
+        return tx.reply(StatusCode::BadRequest).await;
+    };
+    let default_expires = req
+        .headers
+        .iter()
+        .find_map(|h| match h {
+            Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
+            _ => None,
+        })
+        .unwrap_or(MAX_EXPIRES);
+    let user_agent = req.headers.iter().find_map(|h| match h {
+        Header::UserAgent(u) => Some(u.value().to_string()),
+        _ => None,
+    });
+    let mut bindings = shared.registrar.lookup(&creds.username, now);
+    for h in req.headers.iter() {
+        let Header::Contact(c) = h else { continue };
+        let value = c.value().trim();
+        if value == "*" {
+            bindings = shared.registrar.unregister(&creds.username, None, now);
+            continue;
+        }
+        let Ok(contact) = rsip::typed::Contact::parse(value) else {
+            return tx.reply(StatusCode::BadRequest).await;
+        };
+        let expires = contact
+            .params
+            .iter()
+            .find_map(|p| match p {
+                rsip::Param::Expires(e) => e.value().parse::<u32>().ok(),
+                _ => None,
+            })
+            .unwrap_or(default_expires);
+        let uri = contact.uri.to_string();
+        if expires == 0 {
+            bindings = shared
+                .registrar
+                .unregister(&creds.username, Some(&uri), now);
+        } else if expires < MIN_EXPIRES {
+            let mut r = tx
+                .endpoint_inner
+                .make_response(&req, StatusCode::IntervalTooBrief, None);
+            r.headers
+                .push(Header::MinExpires(MIN_EXPIRES.to_string().into()));
+            return tx.respond(r).await;
+        } else {
+            let expires = expires.min(MAX_EXPIRES);
+            bindings = shared.registrar.register(
+                &creds.username,
+                Binding {
+                    contact: uri,
+                    source,
+                    transport,
+                    expires_at: now + i64::from(expires) * 1000,
+                    registered_at: now,
+                    user_agent: user_agent.clone(),
+                },
+                now,
+            );
+        }
+    }
+    let mut r = tx.endpoint_inner.make_response(&req, StatusCode::OK, None);
+    for b in &bindings {
+        let secs = ((b.expires_at - now) / 1000).max(0);
+        r.headers.push(Header::Contact(
+            format!("<{}>;expires={secs}", b.contact).into(),
+        ));
+    }
+    let _ = shared.events.send(SipEvent::Registered {
+        tenant_id: account.tenant_id,
+        agent_id: account.agent_id,
+        username: creds.username.clone(),
+        bindings: bindings.len(),
+    });
+    tx.respond(r).await
+}
+
+async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::Result<()> {
+    let req = tx.original.clone();
+    let called = req.uri.user().unwrap_or_default().to_string();
+    let Some((source, _)) = source_of(&tx) else {
+        return tx.reply(StatusCode::BadRequest).await;
+    };
+    let Some(trunk) = shared.directory.trunk(source, &called).await else {
+        warn!(%source, %called, "INVITE refused: not from a known trunk");
+        return tx.reply(StatusCode::Forbidden).await;
+    };
+    let from = req
+        .from_header()
+        .ok()
+        .and_then(|f| rsip::typed::From::parse(f.value()).ok());
+    let caller = from
+        .as_ref()
+        .and_then(|f| f.uri.user().map(str::to_string))
+        .unwrap_or_else(|| "anonymous".into());
+    let caller_name = from.and_then(|f| f.display_name).filter(|n| !n.is_empty());
+    let call_id = req
+        .call_id_header()
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let dialog = match shared.dialogs.get_or_create_server_invite(
+        &tx,
+        shared.state_sender.clone(),
+        None,
+        Some(shared.contact.clone()),
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!("cannot create dialog: {e}");
+            return tx.reply(StatusCode::ServerInternalError).await;
+        }
+    };
+    let leg = shared.next_leg.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut st = shared.state.lock().expect("sip state");
+        st.by_dialog.insert(dialog_key(&dialog.id()), leg);
+        st.legs.insert(leg, LegDialog::Server(dialog.clone()));
+    }
+    let _ = shared.events.send(SipEvent::Incoming {
+        leg,
+        tenant_id: trunk.tenant_id,
+        trunk: trunk.trunk,
+        caller,
+        caller_name,
+        called,
+        source,
+        offer: body_string(&req.body),
+        call_id,
+    });
+    let mut d = dialog;
+    d.handle(&mut tx).await
+}
+
+fn leg_of(shared: &Shared, id: &rsipstack::dialog::DialogId) -> Option<LegId> {
+    shared
+        .state
+        .lock()
+        .expect("sip state")
+        .by_dialog
+        .get(&dialog_key(id))
+        .copied()
+}
+
+async fn state_loop(
+    shared: Arc<Shared>,
+    mut rx: rsipstack::dialog::dialog::DialogStateReceiver,
+    cancel: CancellationToken,
+) {
+    loop {
+        let state = tokio::select! {
+            s = rx.recv() => match s { Some(s) => s, None => break },
+            _ = cancel.cancelled() => break,
+        };
+        match state {
+            DialogState::Early(id, resp) => {
+                // Only dialed legs report ringing; our own 180 on an inbound leg is not news.
+                let dialed = leg_of(&shared, &id).filter(|leg| {
+                    matches!(
+                        shared.state.lock().expect("sip state").legs.get(leg),
+                        Some(LegDialog::Client { .. })
+                    )
+                });
+                if let Some(leg) = dialed {
+                    if resp.status_code.code() == 180 || resp.status_code.code() == 183 {
+                        let _ = shared.events.send(SipEvent::Ringing { leg });
+                    }
+                }
+            }
+            DialogState::Updated(id, req, handle) => {
+                let Some(leg) = leg_of(&shared, &id) else {
+                    let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    continue;
+                };
+                match body_string(&req.body) {
+                    Some(offer) => {
+                        shared
+                            .state
+                            .lock()
+                            .expect("sip state")
+                            .updates
+                            .insert(leg, handle);
+                        let _ = shared.events.send(SipEvent::Update { leg, offer });
+                    }
+                    None => {
+                        let _ = handle.reply(StatusCode::OK).await;
+                    }
+                }
+            }
+            DialogState::Info(id, req, handle) => {
+                let digit = dtmf_relay(&req.body);
+                let _ = handle
+                    .reply(if digit.is_some() {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::UnsupportedMediaType
+                    })
+                    .await;
+                if let (Some(leg), Some(digit)) = (leg_of(&shared, &id), digit) {
+                    let _ = shared.events.send(SipEvent::Dtmf { leg, digit });
+                }
+            }
+            DialogState::Refer(id, req, handle) => {
+                let target = req.headers.iter().find_map(|h| match h {
+                    Header::ReferTo(r) => Some(
+                        r.value()
+                            .trim()
+                            .trim_start_matches('<')
+                            .trim_end_matches('>')
+                            .to_string(),
+                    ),
+                    _ => None,
+                });
+                match (leg_of(&shared, &id), target) {
+                    (Some(leg), Some(target)) => {
+                        let _ = handle.reply(StatusCode::Accepted).await;
+                        let _ = shared.events.send(SipEvent::Refer { leg, target });
+                    }
+                    _ => {
+                        let _ = handle.reply(StatusCode::BadRequest).await;
+                    }
+                }
+            }
+            DialogState::Options(_, _, handle)
+            | DialogState::Notify(_, _, handle)
+            | DialogState::Message(_, _, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+            }
+            DialogState::Publish(_, _, handle) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+            }
+            DialogState::Terminated(id, reason) => {
+                shared.dialogs.remove_dialog(&id);
+                let Some(leg) = leg_of(&shared, &id) else {
+                    continue;
+                };
+                let (known, closing) = {
+                    let mut st = shared.state.lock().expect("sip state");
+                    st.by_dialog.remove(&dialog_key(&id));
+                    st.updates.remove(&leg);
+                    let known = st.legs.remove(&leg);
+                    (known, st.closing.remove(&leg))
+                };
+                if closing {
+                    continue;
+                }
+                let cause = match reason {
+                    TerminatedReason::UacBye | TerminatedReason::UasBye => EndCause::Bye,
+                    TerminatedReason::UacCancel => EndCause::Cancel,
+                    TerminatedReason::Timeout => EndCause::Timeout,
+                    other => EndCause::Other(format!("{other:?}")),
+                };
+                // A dialed leg that never answered reports its failure from `dial`.
+                if let Some(LegDialog::Client {
+                    answered: false, ..
+                }) = known
+                {
+                    continue;
+                }
+                let _ = shared.events.send(SipEvent::Ended { leg, cause });
+            }
+            DialogState::Calling(_)
+            | DialogState::Trying(_)
+            | DialogState::WaitAck(_, _)
+            | DialogState::Confirmed(_, _) => {}
+        }
+    }
+}
+
+/// `application/dtmf-relay` (Signal=5) or `application/dtmf` (5) bodies.
+fn dtmf_relay(body: &[u8]) -> Option<char> {
+    let text = String::from_utf8_lossy(body);
+    for line in text.lines() {
+        let line = line.trim();
+        let value = match line.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("signal") => v.trim(),
+            None if line.len() == 1 => line,
+            _ => continue,
+        };
+        let c = value.chars().next()?;
+        if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
+            return Some(c);
+        }
+    }
+    None
+}
+
+impl SipHandle {
+    pub fn registrar(&self) -> &Registrar {
+        &self.shared.registrar
+    }
+
+    /// Our SIP address (for Contact and SDP).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared
+            .local
+            .get_socketaddr()
+            .unwrap_or(self.shared.config.listen)
+    }
+
+    fn leg(&self, leg: LegId) -> Option<LegDialog> {
+        self.shared
+            .state
+            .lock()
+            .expect("sip state")
+            .legs
+            .get(&leg)
+            .cloned()
+    }
+
+    pub fn ringing(&self, leg: LegId) {
+        if let Some(LegDialog::Server(d)) = self.leg(leg) {
+            let _ = d.ringing(None, None);
+        }
+    }
+
+    pub fn answer(&self, leg: LegId, sdp: String) {
+        if let Some(LegDialog::Server(d)) = self.leg(leg) {
+            if let Err(e) = d.accept(Some(sdp_headers()), Some(sdp.into_bytes())) {
+                warn!(leg, "answer failed: {e}");
+            }
+        }
+    }
+
+    pub fn reject(&self, leg: LegId, code: u16) {
+        let dialog = {
+            let mut st = self.shared.state.lock().expect("sip state");
+            st.closing.insert(leg);
+            st.legs.get(&leg).cloned()
+        };
+        if let Some(LegDialog::Server(d)) = dialog {
+            let _ = d.reject(Some(StatusCode::from(code)), None);
+        }
+    }
+
+    /// Answers a re-INVITE / UPDATE with our SDP.
+    pub fn answer_update(&self, leg: LegId, sdp: String) {
+        let handle = self
+            .shared
+            .state
+            .lock()
+            .expect("sip state")
+            .updates
+            .remove(&leg);
+        if let Some(h) = handle {
+            tokio::spawn(async move {
+                let _ = h
+                    .respond(StatusCode::OK, Some(sdp_headers()), Some(sdp.into_bytes()))
+                    .await;
+            });
+        }
+    }
+
+    /// Ends a leg in whatever way fits its state: BYE, CANCEL or a final response.
+    pub fn hangup(&self, leg: LegId) {
+        let dialog = {
+            let mut st = self.shared.state.lock().expect("sip state");
+            st.closing.insert(leg);
+            st.legs.get(&leg).cloned()
+        };
+        let Some(d) = dialog else {
+            self.shared
+                .state
+                .lock()
+                .expect("sip state")
+                .closing
+                .remove(&leg);
+            return;
+        };
+        tokio::spawn(async move {
+            let r = match d {
+                LegDialog::Server(d) => match d.state() {
+                    DialogState::Confirmed(..) | DialogState::WaitAck(..) => d.bye().await,
+                    _ => d.reject(Some(StatusCode::TemporarilyUnavailable), None),
+                },
+                LegDialog::Client {
+                    dialog,
+                    answered: true,
+                } => dialog.bye().await,
+                LegDialog::Client {
+                    dialog,
+                    answered: false,
+                } => dialog.cancel().await,
+            };
+            if let Err(e) = r {
+                debug!(leg, "hangup: {e}");
+            }
+        });
+    }
+
+    /// Places an outgoing INVITE as leg `leg` (numbered by the caller, below
+    /// [`INCOMING_LEG_BASE`]). Progress comes back as Ringing / Answered / Failed.
+    pub fn dial(
+        &self,
+        leg: LegId,
+        target: DialTarget,
+        from_user: &str,
+        from_name: Option<&str>,
+        sdp: String,
+    ) {
+        let shared = self.shared.clone();
+        let from_user = from_user.to_string();
+        let from_name = from_name.map(str::to_string);
+        tokio::spawn(async move {
+            let fail = |code: u16, reason: String| {
+                let _ = shared.events.send(SipEvent::Failed { leg, code, reason });
+            };
+            let callee = match rsip::Uri::try_from(target.uri.as_str()) {
+                Ok(u) => u,
+                Err(e) => return fail(0, format!("bad target {}: {e}", target.uri)),
+            };
+            let mut caller = shared.contact.clone();
+            caller.auth = Some(rsip::Auth {
+                user: from_user.clone(),
+                password: None,
+            });
+            let destination = SipAddr {
+                r#type: Some(match target.transport {
+                    Transport::Udp => rsip::Transport::Udp,
+                    Transport::Tcp => rsip::Transport::Tcp,
+                }),
+                addr: target.destination.into(),
+            };
+            let opt = InviteOption {
+                caller_display_name: from_name,
+                caller: caller.clone(),
+                callee,
+                destination: Some(destination),
+                content_type: Some("application/sdp".into()),
+                offer: Some(sdp.into_bytes()),
+                contact: shared.contact.clone(),
+                ..Default::default()
+            };
+            let (dialog, join) = match shared
+                .dialogs
+                .do_invite_async(opt, shared.state_sender.clone())
+            {
+                Ok(x) => x,
+                Err(e) => return fail(0, e.to_string()),
+            };
+            {
+                let mut st = shared.state.lock().expect("sip state");
+                st.by_dialog.insert(dialog_key(&dialog.id()), leg);
+                st.legs.insert(
+                    leg,
+                    LegDialog::Client {
+                        dialog: dialog.clone(),
+                        answered: false,
+                    },
+                );
+            }
+            let result = join.await;
+            let cancelled = shared
+                .state
+                .lock()
+                .expect("sip state")
+                .closing
+                .contains(&leg);
+            match result {
+                Ok(Ok((_, Some(resp))))
+                    if resp.status_code.kind() == rsip::StatusCodeKind::Successful =>
+                {
+                    if cancelled {
+                        // Answered just as we gave up: end it at once.
+                        let _ = dialog.bye().await;
+                        return;
+                    }
+                    {
+                        let mut st = shared.state.lock().expect("sip state");
+                        st.legs.insert(
+                            leg,
+                            LegDialog::Client {
+                                dialog: dialog.clone(),
+                                answered: true,
+                            },
+                        );
+                        let id = dialog.id();
+                        st.by_dialog.insert(dialog_key(&id), leg);
+                    }
+                    let _ = shared.events.send(SipEvent::Answered {
+                        leg,
+                        answer: body_string(&resp.body),
+                    });
+                }
+                Ok(Ok((_, resp))) => {
+                    let code = resp.as_ref().map_or(0, |r| r.status_code.code());
+                    let reason = resp
+                        .as_ref()
+                        .and_then(|r| r.reason_phrase().map(str::to_string))
+                        .unwrap_or_default();
+                    cleanup(&shared, leg);
+                    if !cancelled {
+                        fail(code, reason);
+                    }
+                }
+                Ok(Err(e)) => {
+                    cleanup(&shared, leg);
+                    if !cancelled {
+                        fail(0, e.to_string());
+                    }
+                }
+                Err(e) => {
+                    cleanup(&shared, leg);
+                    fail(0, e.to_string());
+                }
+            }
+        });
+    }
+
+    /// Stops the server (transports, transactions, dialogs).
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+fn cleanup(shared: &Shared, leg: LegId) {
+    let mut st = shared.state.lock().expect("sip state");
+    st.legs.remove(&leg);
+    st.by_dialog.retain(|_, l| *l != leg);
+    st.closing.remove(&leg);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dtmf_relay_bodies() {
+        assert_eq!(
+            super::dtmf_relay(b"Signal=5\r\nDuration=160\r\n"),
+            Some('5')
+        );
+        assert_eq!(super::dtmf_relay(b"signal= #\r\n"), Some('#'));
+        assert_eq!(super::dtmf_relay(b"7"), Some('7'));
+        assert_eq!(super::dtmf_relay(b"Duration=160"), None);
+    }
+}

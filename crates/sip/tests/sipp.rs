@@ -1,0 +1,284 @@
+//! The SIP shell against sipp, a real SIP peer: an inbound call is answered and hung up;
+//! registration needs the right digest; garbage is answered 400 or dropped.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tsunagu_sip::*;
+
+struct TestDirectory;
+
+impl Directory for TestDirectory {
+    fn account(&self, username: &str) -> BoxFuture<'static, Option<SipAccount>> {
+        let found = (username == "agent1").then(|| SipAccount {
+            tenant_id: 1,
+            agent_id: 7,
+            ha1: digest::ha1("agent1", "tsunagu", "secret"),
+        });
+        Box::pin(async move { found })
+    }
+    fn trunk(&self, source: SocketAddr, _called: &str) -> BoxFuture<'static, Option<TrunkMatch>> {
+        let ok = source.ip().is_loopback();
+        Box::pin(async move {
+            ok.then(|| TrunkMatch {
+                tenant_id: 1,
+                trunk: "test".into(),
+            })
+        })
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn server() -> (
+    SipHandle,
+    tokio::sync::mpsc::UnboundedReceiver<SipEvent>,
+    u16,
+) {
+    let port = free_port();
+    let config = SipConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        realm: "tsunagu".into(),
+        nonce_secret: "test".into(),
+        user_agent: "tsunagu-test".into(),
+    };
+    let (h, rx) = start(config, Arc::new(TestDirectory)).await.unwrap();
+    (h, rx, port)
+}
+
+fn sipp(args: &[&str]) -> std::process::Child {
+    Command::new("sipp")
+        .args(args)
+        .args([
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp is installed (./scripts/test installs it)")
+}
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+#[tokio::test]
+async fn an_inbound_call_is_answered_and_ended_by_the_caller() {
+    let (h, mut rx, port) = server().await;
+    let target = format!("127.0.0.1:{port}");
+    let local = free_port().to_string();
+    let mut child = sipp(&[
+        "-sn",
+        "uac",
+        &target,
+        "-m",
+        "1",
+        "-p",
+        &local,
+        "-s",
+        "0312345678",
+        "-d",
+        "500",
+    ]);
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let SipEvent::Incoming {
+        leg,
+        called,
+        offer,
+        tenant_id,
+        ..
+    } = ev
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(called, "0312345678");
+    assert_eq!(tenant_id, 1);
+    assert!(offer.unwrap().contains("m=audio"));
+    h.ringing(leg);
+    h.answer(leg, SDP.into());
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ev,
+        SipEvent::Ended {
+            leg,
+            cause: EndCause::Bye
+        }
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "sipp saw a complete call");
+    h.shutdown();
+}
+
+#[tokio::test]
+async fn we_can_hang_up_an_answered_call() {
+    let (h, mut rx, port) = server().await;
+    let target = format!("127.0.0.1:{port}");
+    let local = free_port().to_string();
+    // The built-in uas scenario answers; here we play the caller's role towards it instead:
+    // sipp as UAC waits 10 s before BYE, we hang up first. sipp fails the call (unexpected
+    // BYE), which is what we want to see: our BYE arrived.
+    let mut child = sipp(&[
+        "-sn", "uac", &target, "-m", "1", "-p", &local, "-d", "10000",
+    ]);
+    let SipEvent::Incoming { leg, .. } = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    else {
+        panic!()
+    };
+    h.answer(leg, SDP.into());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.hangup(leg);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !status.success(),
+        "sipp got our BYE in the middle of its pause"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "our own hangup is not reported back"
+    );
+    h.shutdown();
+}
+
+/// A headless baresip that registers as `user` with `password` and answers automatically.
+struct Baresip {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // SIGKILL: it would spend 30 s unregistering otherwise
+        let _ = self.child.wait();
+    }
+}
+
+fn baresip(user: &str, password: &str, registrar_port: u16) -> Baresip {
+    let dir = tempfile::tempdir().unwrap();
+    let sip_port = free_port();
+    let rtp = free_port();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "sip_listen 127.0.0.1:{sip_port}\naudio_player aubridge,nil\naudio_source aubridge,nil\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aubridge.so\nmodule_app menu.so\n\
+             module_tmp uuid.so\nmodule_tmp account.so\nrtp_ports {rtp}-{}\n",
+            rtp + 20
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        format!(
+            "<sip:{user}@127.0.0.1>;auth_user={user};auth_pass={password};answermode=auto;\
+             outbound=\"sip:127.0.0.1:{registrar_port};transport=udp\";regint=60;audio_codecs=PCMU,PCMA\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip is installed (./scripts/test installs it)");
+    Baresip { child, _dir: dir }
+}
+
+#[tokio::test]
+async fn a_phone_registers_with_digest_and_we_call_it() {
+    let (h, mut rx, port) = server().await;
+    let _phone = baresip("agent1", "secret", port);
+    let ev = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ev,
+        SipEvent::Registered {
+            tenant_id: 1,
+            agent_id: 7,
+            username: "agent1".into(),
+            bindings: 1
+        }
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let bindings = h.registrar().lookup("agent1", now);
+    assert_eq!(bindings.len(), 1);
+    h.dial(
+        1,
+        DialTarget::from_binding(&bindings[0]),
+        "0312345678",
+        Some("山田 太郎"),
+        SDP.into(),
+    );
+    let mut answered = None;
+    while answered.is_none() {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            SipEvent::Ringing { leg: 1 } => {}
+            SipEvent::Answered { leg: 1, answer } => answered = Some(answer),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        answered.unwrap().unwrap().contains("m=audio"),
+        "the phone answered with SDP"
+    );
+    h.hangup(1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.shutdown();
+}
+
+#[tokio::test]
+async fn a_phone_with_the_wrong_password_is_refused() {
+    let (h, mut rx, port) = server().await;
+    let _phone = baresip("agent1", "wrong", port);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(4), rx.recv())
+            .await
+            .is_err(),
+        "no registration"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(h.registrar().lookup("agent1", now).is_empty());
+    h.shutdown();
+}
