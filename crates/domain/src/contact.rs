@@ -26,10 +26,12 @@ impl Direction {
     }
 }
 
-/// Where a contact is in its life. The first four are open; the rest are final.
+/// Where a contact is in its life. The first five are open; the rest are final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContactStatus {
+    /// A call in the IVR (自動音声), not yet in a queue.
+    Ivr,
     /// Waiting in a queue (possibly after a failed offer).
     Queued,
     /// Offered to one or more agents, ringing.
@@ -47,7 +49,8 @@ pub enum ContactStatus {
 }
 
 impl ContactStatus {
-    pub const ALL: [ContactStatus; 7] = [
+    pub const ALL: [ContactStatus; 8] = [
+        ContactStatus::Ivr,
         ContactStatus::Queued,
         ContactStatus::Offered,
         ContactStatus::Connected,
@@ -59,6 +62,7 @@ impl ContactStatus {
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            ContactStatus::Ivr => "ivr",
             ContactStatus::Queued => "queued",
             ContactStatus::Offered => "offered",
             ContactStatus::Connected => "connected",
@@ -76,7 +80,8 @@ impl ContactStatus {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            ContactStatus::Queued
+            ContactStatus::Ivr
+                | ContactStatus::Queued
                 | ContactStatus::Offered
                 | ContactStatus::Connected
                 | ContactStatus::WrapUp
@@ -85,6 +90,7 @@ impl ContactStatus {
 
     pub const fn label_ja(self) -> &'static str {
         match self {
+            ContactStatus::Ivr => "自動音声応答中",
             ContactStatus::Queued => "待ち呼",
             ContactStatus::Offered => "着信中",
             ContactStatus::Connected => "対応中",
@@ -131,10 +137,30 @@ pub enum EventKind {
     AcwDone,
     /// The server restarted while the contact was open; what happened to it is in the data.
     Recovered,
+    /// A step of the IVR (node entered, key pressed, lookup result).
+    Ivr,
+    /// The agent's phone rings (with the ringing time in the data when it stops).
+    Ringing,
+    /// Recording started, paused, resumed or stopped (in the data).
+    Recording,
+    /// The caller asked to be called back instead of waiting.
+    CallbackRequested,
+    /// The caller left a voicemail.
+    Voicemail,
+    /// A supervisor started or stopped listening, whispering or barging.
+    Monitor,
+    /// A call's leg hung up: which side, the SIP cause.
+    Hangup,
+    /// The agent consults someone (dialing, talking, ended; blind transfer progress).
+    Consult,
+    /// A 3-way call.
+    Conference,
+    /// The call was transferred to an external number.
+    ExternalTransfer,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::Created,
         EventKind::Queued,
         EventKind::Offered,
@@ -153,6 +179,16 @@ impl EventKind {
         EventKind::Ended,
         EventKind::AcwDone,
         EventKind::Recovered,
+        EventKind::Ivr,
+        EventKind::Ringing,
+        EventKind::Recording,
+        EventKind::CallbackRequested,
+        EventKind::Voicemail,
+        EventKind::Monitor,
+        EventKind::Hangup,
+        EventKind::Consult,
+        EventKind::Conference,
+        EventKind::ExternalTransfer,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -175,6 +211,16 @@ impl EventKind {
             EventKind::Ended => "ended",
             EventKind::AcwDone => "acw_done",
             EventKind::Recovered => "recovered",
+            EventKind::Ivr => "ivr",
+            EventKind::Ringing => "ringing",
+            EventKind::Recording => "recording",
+            EventKind::CallbackRequested => "callback_requested",
+            EventKind::Voicemail => "voicemail",
+            EventKind::Monitor => "monitor",
+            EventKind::Hangup => "hangup",
+            EventKind::Consult => "consult",
+            EventKind::Conference => "conference",
+            EventKind::ExternalTransfer => "external_transfer",
         }
     }
 
@@ -202,6 +248,16 @@ impl EventKind {
             EventKind::Ended => "終了",
             EventKind::AcwDone => "後処理完了",
             EventKind::Recovered => "再起動後の復旧",
+            EventKind::Ivr => "自動音声",
+            EventKind::Ringing => "呼出中",
+            EventKind::Recording => "録音",
+            EventKind::CallbackRequested => "折り返し予約",
+            EventKind::Voicemail => "留守番電話",
+            EventKind::Monitor => "モニタリング",
+            EventKind::Hangup => "切断",
+            EventKind::Consult => "取次ぎ",
+            EventKind::Conference => "三者通話",
+            EventKind::ExternalTransfer => "外線転送",
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod core;
 pub mod dtmf;
+#[cfg(feature = "engine")]
 pub mod engine;
 pub mod g711;
 pub mod prompt;
@@ -20,6 +21,7 @@ pub mod rtp;
 pub mod sdp;
 
 pub use crate::core::{LegId, LegParams, MediaCore, MediaEvent, RecordingId, Source};
+#[cfg(feature = "engine")]
 pub use engine::{EngineConfig, EngineEvent, MediaEngine, MediaHandle};
 pub use g711::Law;
 pub use prompt::Prompt;

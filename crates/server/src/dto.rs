@@ -194,6 +194,8 @@ pub struct AgentView {
     pub reason: Option<String>,
     pub status: String,
     pub status_since: String,
+    /// The agent's phone account (SIP username) if one is set.
+    pub phone_username: Option<String>,
 }
 
 impl From<&AgentFull> for AgentView {
@@ -224,6 +226,7 @@ impl From<&AgentFull> for AgentView {
             reason: a.agent.reason.clone(),
             status: a.agent.status.clone(),
             status_since: ts(a.agent.status_since),
+            phone_username: a.agent.sip_username.clone(),
         }
     }
 }
@@ -251,6 +254,8 @@ pub struct QueueView {
     pub no_answer_timeout_secs: i64,
     pub max_no_answers: i64,
     pub requirements: Vec<Requirement>,
+    /// Calls of this queue are recorded.
+    pub record_calls: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -273,6 +278,7 @@ impl From<&QueueRow> for QueueView {
             no_answer_timeout_secs: q.no_answer_timeout_secs,
             max_no_answers: q.max_no_answers,
             requirements: parse_requirements(&q.requirements).unwrap_or_default(),
+            record_calls: q.record_calls,
             created_at: ts(q.created_at),
             updated_at: ts(q.updated_at),
         }

@@ -10,6 +10,10 @@
 //! * `registrar` — phones' registrations (in memory, with expiry, several per account).
 //! * `digest` — server-side digest authentication with stateless nonces.
 
+/// The digest realm of phone accounts. Stored credentials are HA1 hashes that include the
+/// realm, so it is fixed: changing it would invalidate every phone password.
+pub const REALM: &str = "tsunagu";
+
 pub mod digest;
 pub mod registrar;
 pub mod server;

@@ -76,7 +76,7 @@ impl Store {
 
     pub async fn create_queue(&self, q: &QueueRow) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO queues ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            "INSERT INTO queues ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             QueueRow::COLUMNS
         ))
         .bind(q.id)
@@ -95,6 +95,7 @@ impl Store {
         .bind(&q.requirements)
         .bind(q.created_at)
         .bind(q.updated_at)
+        .bind(i64::from(q.record_calls))
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, &format!("queue {}", q.name)))?;
@@ -105,8 +106,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE queues SET name = $3, display_name = $4, strategy = $5, priority = $6, sl_target_pct = $7, \
              sl_threshold_secs = $8, max_wait_secs = $9, overflow_queue_id = $10, wrap_up_secs = $11, \
-             no_answer_timeout_secs = $12, max_no_answers = $13, requirements = $14, updated_at = $15 \
-             WHERE tenant_id = $1 AND id = $2",
+             no_answer_timeout_secs = $12, max_no_answers = $13, requirements = $14, updated_at = $15, \
+             record_calls = $16 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(q.tenant_id)
         .bind(q.id)
@@ -123,6 +124,7 @@ impl Store {
         .bind(q.max_no_answers)
         .bind(&q.requirements)
         .bind(q.updated_at)
+        .bind(i64::from(q.record_calls))
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, &format!("queue {}", q.name)))?;
@@ -503,7 +505,7 @@ impl Store {
 async fn insert_agent(tx: &mut sqlx::Transaction<'_, sqlx::Any>, a: &AgentFull) -> StoreResult<()> {
     let r = &a.agent;
     sqlx::query(&format!(
-        "INSERT INTO agents ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO agents ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         AgentRow::COLUMNS.replace("a.", "")
     ))
     .bind(r.id)
@@ -520,6 +522,7 @@ async fn insert_agent(tx: &mut sqlx::Transaction<'_, sqlx::Any>, a: &AgentFull) 
     .bind(r.status_since)
     .bind(r.created_at)
     .bind(r.updated_at)
+    .bind(&r.sip_username)
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::conflict_on_unique(e, "agent profile for this user"))?;

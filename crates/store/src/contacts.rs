@@ -84,7 +84,7 @@ impl Store {
     /// Every open contact of every tenant (for recovery after a restart), oldest first.
     pub async fn open_contacts(&self) -> StoreResult<Vec<ContactRow>> {
         let q = format!(
-            "SELECT {} FROM contacts WHERE status IN ('queued', 'offered', 'connected', 'wrap_up') \
+            "SELECT {} FROM contacts WHERE status IN ('ivr', 'queued', 'offered', 'connected', 'wrap_up') \
              ORDER BY queued_at, id",
             ContactRow::COLUMNS
         );

@@ -26,6 +26,7 @@ pub mod rows;
 mod tenants;
 pub mod testdb;
 mod users;
+pub mod voice;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub use batch::Write;
 pub use contacts::ContactFilter;
 pub use customers::CustomerSearch;
 pub use error::{StoreError, StoreResult};
+pub use voice::{FlowRow, NumberRow, RecordingRow, SipAccountRow};
 
 /// Which engine is behind the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +158,7 @@ impl Store {
             "contacts",
             "contact_events",
             "contact_notes",
+            "recordings",
         ] {
             let row = sqlx::query(&format!("SELECT COALESCE(MAX(id), 0) AS m FROM {table}"))
                 .fetch_one(&self.pool)

@@ -77,6 +77,8 @@ pub struct QueueRow {
     pub requirements: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Record this queue's calls (stereo, customer left / agent right).
+    pub record_calls: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +97,8 @@ pub struct AgentRow {
     pub status_since: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The agent's phone account (SIP username), if they have one.
+    pub sip_username: Option<String>,
 }
 
 /// An agent with everything routing needs.
@@ -302,7 +306,7 @@ impl QueueRow {
     pub(crate) const COLUMNS: &'static str =
         "id, tenant_id, name, display_name, strategy, priority, \
         sl_target_pct, sl_threshold_secs, max_wait_secs, overflow_queue_id, wrap_up_secs, \
-        no_answer_timeout_secs, max_no_answers, requirements, created_at, updated_at";
+        no_answer_timeout_secs, max_no_answers, requirements, created_at, updated_at, record_calls";
 
     pub(crate) fn from_row(r: &AnyRow) -> StoreResult<Self> {
         Ok(QueueRow {
@@ -322,6 +326,7 @@ impl QueueRow {
             requirements: r.try_get("requirements")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
+            record_calls: flag(r, "record_calls")?,
         })
     }
 }
@@ -330,7 +335,7 @@ impl AgentRow {
     pub(crate) const COLUMNS: &'static str =
         "a.id, a.tenant_id, a.user_id, a.extension, a.capacity_voice, \
         a.capacity_chat, a.capacity_email, a.capacity_task, a.presence, a.reason, a.status, \
-        a.status_since, a.created_at, a.updated_at";
+        a.status_since, a.created_at, a.updated_at, a.sip_username";
 
     pub(crate) fn from_row(r: &AnyRow) -> StoreResult<Self> {
         Ok(AgentRow {
@@ -348,6 +353,7 @@ impl AgentRow {
             status_since: r.try_get("status_since")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
+            sip_username: r.try_get("sip_username")?,
         })
     }
 }

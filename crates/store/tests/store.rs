@@ -70,6 +70,7 @@ fn queue_row(s: &Store, t: &TenantRow, name: &str) -> QueueRow {
         no_answer_timeout_secs: 20,
         max_no_answers: 3,
         requirements: "[]".into(),
+        record_calls: false,
         created_at: T,
         updated_at: T,
     }
@@ -197,6 +198,7 @@ async fn queues_and_agents(s: Store) {
             status_since: T,
             created_at: T,
             updated_at: T,
+            sip_username: None,
         },
         username: "tanaka".into(),
         display_name: "tanaka さん".into(),
@@ -435,6 +437,7 @@ async fn agent_state_history(s: Store) {
         status_since: T,
         created_at: T,
         updated_at: T,
+        sip_username: None,
     };
     s.create_agent(&AgentFull {
         agent: a.clone(),
@@ -489,3 +492,155 @@ async fn agent_state_history(s: Store) {
     );
 }
 on_both!(agent_state_history);
+
+async fn phone_accounts_flows_numbers_recordings(s: Store) {
+    let t = tenant(&s).await;
+    let u = user(&s, &t, "kato", "agent").await;
+    let a = AgentRow {
+        id: s.next_id(T),
+        tenant_id: t.id,
+        user_id: u.id,
+        extension: None,
+        capacity_voice: 1,
+        capacity_chat: 0,
+        capacity_email: 0,
+        capacity_task: 1,
+        presence: "offline".into(),
+        reason: None,
+        status: "offline".into(),
+        status_since: T,
+        created_at: T,
+        updated_at: T,
+        sip_username: None,
+    };
+    s.create_agent(&AgentFull {
+        agent: a.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        skills: vec![],
+        queues: vec![],
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.sip_account("kato").await.unwrap(), None);
+    s.set_sip_credentials(t.id, a.id, Some(("kato", "0123abcd")))
+        .await
+        .unwrap();
+    let acc = s.sip_account("kato").await.unwrap().expect("account");
+    assert_eq!(
+        (acc.tenant_id, acc.agent_id, acc.ha1.as_str()),
+        (t.id, a.id, "0123abcd")
+    );
+    // Another agent cannot take the same SIP username.
+    let u2 = user(&s, &t, "mori", "agent").await;
+    let a2 = AgentRow {
+        id: s.next_id(T),
+        user_id: u2.id,
+        ..a.clone()
+    };
+    s.create_agent(&AgentFull {
+        agent: a2.clone(),
+        username: u2.username.clone(),
+        display_name: u2.display_name.clone(),
+        skills: vec![],
+        queues: vec![],
+    })
+    .await
+    .unwrap();
+    let clash = s
+        .set_sip_credentials(t.id, a2.id, Some(("kato", "ffff")))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    // Removing the account refuses registrations.
+    s.set_sip_credentials(t.id, a.id, None).await.unwrap();
+    assert_eq!(s.sip_account("kato").await.unwrap(), None);
+    assert!(matches!(
+        s.set_sip_credentials(t.id, 42, None).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Flows and numbers.
+    let f = tsunagu_store::voice::FlowRow {
+        tenant_id: t.id,
+        name: "main".into(),
+        source: "[flow]".into(),
+        updated_at: T,
+    };
+    s.put_flow(&f).await.unwrap();
+    s.put_flow(&tsunagu_store::voice::FlowRow {
+        source: "[flow] # v2".into(),
+        ..f.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.flow(t.id, "main").await.unwrap().unwrap().source,
+        "[flow] # v2"
+    );
+    for (n, flow) in [("*", "main"), ("+81312345678", "sales")] {
+        s.put_number(&tsunagu_store::voice::NumberRow {
+            tenant_id: t.id,
+            number: n.into(),
+            flow: flow.into(),
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.flow_for_number(t.id, &["0312345678", "+81312345678"])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sales")
+    );
+    assert_eq!(
+        s.flow_for_number(t.id, &["0399999999"])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("main")
+    );
+    s.delete_number(t.id, "*").await.unwrap();
+    assert_eq!(
+        s.flow_for_number(t.id, &["0399999999"]).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.delete_flow(t.id, "nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Recordings: unfinished ones are found after a crash, finished ones are not.
+    let c = ContactRow {
+        queue_id: None,
+        ..contact_row(&s, &t, 0, "ivr")
+    };
+    s.apply(&[Write::Contact(Box::new(c.clone()))])
+        .await
+        .unwrap();
+    let r = tsunagu_store::voice::RecordingRow {
+        id: s.next_id(T),
+        tenant_id: t.id,
+        contact_id: c.id,
+        kind: "call".into(),
+        path: "recordings/1.wav".into(),
+        started_at: T,
+        ended_at: None,
+        duration_ms: None,
+        status: "recording".into(),
+    };
+    s.create_recording(&r).await.unwrap();
+    assert_eq!(s.unfinished_recordings().await.unwrap().len(), 1);
+    s.finish_recording(r.id, T + 5000, 5000, "complete")
+        .await
+        .unwrap();
+    assert!(s.unfinished_recordings().await.unwrap().is_empty());
+    let got = s.recordings(t.id, c.id).await.unwrap();
+    assert_eq!((got.len(), got[0].duration_ms), (1, Some(5000)));
+    assert_eq!(
+        s.recording(t.id + 1, r.id).await.unwrap(),
+        None,
+        "other tenants do not see it"
+    );
+}
+on_both!(phone_accounts_flows_numbers_recordings);

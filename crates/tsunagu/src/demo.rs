@@ -16,6 +16,8 @@ use crate::provision::{self, AgentSpec, NewTenant, NewUser};
 pub const ADMIN_PASSWORD: &str = "tsunagu-admin";
 pub const SUPERVISOR_PASSWORD: &str = "tsunagu-sv";
 pub const AGENT_PASSWORD: &str = "tsunagu-agent";
+/// Password of every demo agent's phone account (SIP username = login name).
+pub const PHONE_PASSWORD: &str = "tsunagu-phone";
 
 /// (username, name, skills, queues by name with position, chat, email)
 type AgentDef = (
@@ -407,6 +409,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
             requirements: reqs.to_string(),
             created_at: now,
             updated_at: now,
+            record_calls: matches!(name, "orders" | "support" | "complaints"),
         };
         store.create_queue(&row).await?;
         ids.queues.push((name, row.id));
@@ -486,6 +489,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
                 extension: Some("2000".into()),
                 skills: vec![(ids.skill("japanese"), 5), (ids.skill("complaints"), 5)],
                 queues: vec![(ids.queue("complaints"), 9)],
+                phone_password: Some(PHONE_PASSWORD.into()),
                 ..Default::default()
             }),
         },
@@ -507,6 +511,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
                     email,
                     skills: skills.iter().map(|&(s, l)| (ids.skill(s), l)).collect(),
                     queues: queues.iter().map(|&(q, p)| (ids.queue(q), p)).collect(),
+                    phone_password: Some(PHONE_PASSWORD.into()),
                 }),
             },
         )

@@ -96,6 +96,8 @@ pub struct AgentSpec {
     pub skills: Vec<(i64, i64)>,
     /// (queue id, position)
     pub queues: Vec<(i64, i64)>,
+    /// Give the agent a phone account (SIP username = login name) with this password.
+    pub phone_password: Option<String>,
 }
 
 pub async fn create_user(
@@ -126,6 +128,7 @@ pub async fn create_user(
         disabled: false,
         created_at: now,
     };
+    let phone_password = u.agent.as_ref().and_then(|s| s.phone_password.clone());
     let agent = u.agent.map(|spec| AgentFull {
         agent: AgentRow {
             id: store.next_id(now),
@@ -142,6 +145,7 @@ pub async fn create_user(
             status_since: now,
             created_at: now,
             updated_at: now,
+            sip_username: None,
         },
         username: user.username.clone(),
         display_name: user.display_name.clone(),
@@ -149,6 +153,14 @@ pub async fn create_user(
         queues: spec.queues,
     });
     store.create_user_with_agent(&user, agent.as_ref()).await?;
+    let mut agent = agent;
+    if let (Some(a), Some(pw)) = (agent.as_mut(), phone_password) {
+        let ha1 = tsunagu_sip::digest::ha1(&user.username, tsunagu_sip::REALM, &pw);
+        store
+            .set_sip_credentials(tenant.id, a.agent.id, Some((&user.username, &ha1)))
+            .await?;
+        a.agent.sip_username = Some(user.username.clone());
+    }
     Ok((user, agent))
 }
 

@@ -263,6 +263,9 @@ pub struct QueueInput {
     pub max_no_answers: i64,
     #[serde(default)]
     pub requirements: Vec<Requirement>,
+    /// Record calls of this queue (stereo WAV, customer left / agent right).
+    #[serde(default)]
+    pub record_calls: bool,
 }
 
 /// Checks requirements against the tenant's skills and the router's own rules.
@@ -381,6 +384,7 @@ async fn queue_row(
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: now,
         updated_at: now,
+        record_calls: input.record_calls,
     })
 }
 

@@ -435,6 +435,7 @@ pub async fn create_agent(
             status_since: now,
             created_at: now,
             updated_at: now,
+            sip_username: None,
         },
         &user,
         p,

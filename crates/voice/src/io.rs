@@ -1,0 +1,322 @@
+//! The switch's inputs and outputs. Everything the switch wants done — SIP signaling, media,
+//! contact-center bookkeeping, lookups — is an [`Out`]; everything it learns comes back as a
+//! [`SipIn`], a media event, a [`CenterIn`] or a call to one of its `handle_*` methods.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tsunagu_flow::model::SkillStep;
+use tsunagu_flow::Flow;
+use tsunagu_media::core::LegParams;
+
+pub type LegId = u64;
+pub type CallId = u64;
+pub type ContactId = i64;
+pub type AgentId = i64;
+pub type RecordingId = u64;
+
+/// Where to reach a phone: a registered contact of an agent, or a number through a trunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneTarget {
+    pub uri: String,
+    pub destination: SocketAddr,
+    pub tcp: bool,
+    /// The outbound trunk for external numbers (the shell adds its credentials and
+    /// caller ID); None for agents' phones.
+    pub trunk: Option<String>,
+}
+
+/// Someone the switch can call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Party {
+    Agent(AgentId),
+    /// An external number, as dialed (the shell normalizes it and picks a trunk).
+    Number(String),
+}
+
+/// Why a call exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    /// A customer called in.
+    Inbound,
+    /// A queued callback: the agent's phone rings first, then the customer is dialed.
+    Callback,
+    /// An agent's outbound call (click-to-call): agent's phone first, then the customer.
+    ClickToCall,
+}
+
+/// SIP as the switch sees it.
+#[derive(Clone, Debug)]
+pub enum SipIn {
+    Incoming {
+        leg: LegId,
+        tenant_id: i64,
+        caller: String,
+        caller_name: Option<String>,
+        called: String,
+        offer: Option<String>,
+        /// The flow the dialed number reaches (None: nothing answers this number).
+        flow: Option<Arc<Flow>>,
+        call_id: String,
+    },
+    Ringing {
+        leg: LegId,
+    },
+    Answered {
+        leg: LegId,
+        answer: Option<String>,
+    },
+    Failed {
+        leg: LegId,
+        code: u16,
+        reason: String,
+    },
+    Ended {
+        leg: LegId,
+        cause: String,
+    },
+    Update {
+        leg: LegId,
+        offer: String,
+    },
+    Dtmf {
+        leg: LegId,
+        digit: char,
+    },
+    Refer {
+        leg: LegId,
+        target: String,
+    },
+}
+
+/// What the contact center tells the switch about its calls' contacts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CenterIn {
+    /// The call's contact exists (answer to [`Out::CreateContact`]).
+    ContactCreated { call: CallId, contact: ContactId },
+    /// The contact entered its queue; `record` is the queue's recording policy.
+    Enqueued { contact: ContactId, record: bool },
+    /// The ACD offers the contact to this agent: ring their phone.
+    Offer {
+        contact: ContactId,
+        agent: AgentId,
+        agent_name: String,
+    },
+    /// The offer no longer stands (no answer in time, taken elsewhere, agent not ready).
+    OfferWithdrawn { contact: ContactId, agent: AgentId },
+    /// The queue's maximum wait passed with nowhere to overflow to.
+    MaxWait { contact: ContactId },
+    /// Answer to [`Out::Accept`].
+    AcceptResult {
+        contact: ContactId,
+        agent: AgentId,
+        ok: bool,
+    },
+    /// Answer to [`Out::AskPosition`].
+    Position {
+        contact: ContactId,
+        position: u32,
+        wait_secs: u32,
+    },
+    /// The contact was ended from outside (a supervisor cancelled it, the agent ended it
+    /// from the screen): hang up.
+    Ended { contact: ContactId },
+    /// The contact was moved to another queue (from the API or a phone's REFER): the agent
+    /// leaves the call and the caller waits again with music.
+    Transferred { contact: ContactId },
+}
+
+/// Who or what ended a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Agent,
+    /// The IVR or the system (flow hang-up, dead media, error).
+    System,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Caller => "caller",
+            Side::Agent => "agent",
+            Side::System => "system",
+        }
+    }
+}
+
+/// What a leg hears, by prompt name (the shell turns names into audio).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceSpec {
+    Silence,
+    /// (language, prompt) in order; `looped` for music on hold.
+    Prompts {
+        prompts: Vec<(String, String)>,
+        looped: bool,
+        token: u64,
+    },
+    Relay(LegId),
+    Mix(Vec<LegId>),
+}
+
+/// Supervisor monitoring modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Hears both; nobody hears them.
+    Listen,
+    /// Hears both; only the agent hears them.
+    Whisper,
+    /// Hears both; both hear them.
+    Barge,
+}
+
+impl MonitorMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Out {
+    // ----- SIP
+    SipAnswer {
+        leg: LegId,
+        sdp: String,
+    },
+    SipRinging {
+        leg: LegId,
+    },
+    SipReject {
+        leg: LegId,
+        code: u16,
+    },
+    SipDial {
+        leg: LegId,
+        target: PhoneTarget,
+        from_user: String,
+        from_name: Option<String>,
+        sdp: String,
+    },
+    SipHangup {
+        leg: LegId,
+    },
+    SipAnswerUpdate {
+        leg: LegId,
+        sdp: String,
+    },
+    // ----- media
+    /// Create the leg's media endpoint; answer with [`crate::Switch::handle_leg_ready`].
+    MediaCreate {
+        leg: LegId,
+        params: LegParams,
+    },
+    MediaUpdate {
+        leg: LegId,
+        params: LegParams,
+    },
+    MediaSource {
+        leg: LegId,
+        source: SourceSpec,
+    },
+    MediaRemove {
+        leg: LegId,
+    },
+    RecordStart {
+        recording: RecordingId,
+        contact: ContactId,
+        left: LegId,
+        right: LegId,
+        voicemail: bool,
+    },
+    RecordPause {
+        recording: RecordingId,
+        paused: bool,
+    },
+    RecordStop {
+        recording: RecordingId,
+    },
+    // ----- contact center
+    CreateContact {
+        call: CallId,
+        tenant_id: i64,
+        caller: String,
+        caller_name: Option<String>,
+        called: String,
+    },
+    Enqueue {
+        contact: ContactId,
+        queue: String,
+        priority: i64,
+        requirements: Vec<SkillStep>,
+        attributes: Value,
+    },
+    Accept {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    Reject {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    EndContact {
+        contact: ContactId,
+        side: Side,
+        cause: String,
+    },
+    /// A timeline event (kind as in `tsunagu_domain::contact::EventKind`).
+    Event {
+        contact: ContactId,
+        kind: &'static str,
+        agent: Option<AgentId>,
+        data: Value,
+    },
+    AskPosition {
+        contact: ContactId,
+    },
+    Callback {
+        contact: ContactId,
+        queue: Option<String>,
+        number: String,
+    },
+    Voicemail {
+        contact: ContactId,
+        queue: String,
+        recording: RecordingId,
+        caller: String,
+    },
+    /// A phone asked (REFER) to transfer its call to `target` (a queue, an agent or a
+    /// number — the shell resolves it and answers through the API paths).
+    Refer {
+        contact: ContactId,
+        agent: AgentId,
+        target: String,
+    },
+    /// An attended or blind transfer to another agent completed: the contact is theirs now.
+    Handover {
+        contact: ContactId,
+        from: AgentId,
+        to: AgentId,
+    },
+    /// A blind transfer to an agent failed: the contact waits in its queue again.
+    Requeue {
+        contact: ContactId,
+    },
+    // ----- lookups
+    /// Where can `party` be reached? Answer with [`crate::Switch::handle_located`].
+    Locate {
+        leg: LegId,
+        party: Party,
+    },
+    Http {
+        call: CallId,
+        url: String,
+        method: String,
+        body: Option<String>,
+        timeout_ms: u64,
+    },
+}

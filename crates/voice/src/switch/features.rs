@@ -1,0 +1,501 @@
+//! In-call features, commanded from the API: hold, recording pause, monitoring,
+//! consultation with attended transfer or conference, blind transfer, hang-up. Also what
+//! happens when a party of a talking call leaves.
+
+use serde_json::json;
+
+use super::call::*;
+use super::Switch;
+use crate::io::*;
+
+fn party_json(p: &Party) -> serde_json::Value {
+    match p {
+        Party::Agent(a) => json!({ "agent_id": a }),
+        Party::Number(n) => json!({ "number": n }),
+    }
+}
+
+impl Switch {
+    fn connected_call(&self, contact: ContactId) -> Result<CallId, String> {
+        let call = *self
+            .contacts
+            .get(&contact)
+            .ok_or("no call for this contact")?;
+        if self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Connected && c.agent.is_some())
+        {
+            Ok(call)
+        } else {
+            Err("the call is not connected to an agent".into())
+        }
+    }
+
+    /// Hold (the customer hears music, the agent nothing) or resume.
+    pub fn hold(&mut self, contact: ContactId, on: bool, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let c = self.calls.get_mut(&call).expect("call");
+        if c.held != on {
+            c.held = on;
+            let agent = c.agent_id();
+            self.event(
+                call,
+                if on { "held" } else { "resumed" },
+                agent,
+                json!({ "by": "api" }),
+            );
+            self.refresh_sources(call);
+        }
+        self.after_step();
+        Ok(())
+    }
+
+    /// Pauses the call's recording (e.g. while a card number is read out) or resumes it.
+    pub fn pause_recording(
+        &mut self,
+        contact: ContactId,
+        paused: bool,
+        now: i64,
+    ) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let rec = self.calls[&call]
+            .recording
+            .ok_or("this call is not being recorded")?;
+        self.out.push_back(Out::RecordPause {
+            recording: rec,
+            paused,
+        });
+        let action = if paused { "paused" } else { "resumed" };
+        self.event(
+            call,
+            "recording",
+            None,
+            json!({ "action": action, "recording": rec }),
+        );
+        self.after_step();
+        Ok(())
+    }
+
+    /// A supervisor starts (or changes) monitoring the call: their phone rings, and once
+    /// answered they hear the call (and, per mode, are heard).
+    pub fn monitor(
+        &mut self,
+        contact: ContactId,
+        supervisor: AgentId,
+        mode: MonitorMode,
+        now: i64,
+    ) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let c = self.calls.get_mut(&call).expect("call");
+        if c.agent_id() == Some(supervisor) {
+            return Err("an agent cannot monitor their own call".into());
+        }
+        if let Some(m) = c.monitors.iter_mut().find(|m| m.supervisor == supervisor) {
+            m.mode = mode;
+        } else {
+            let leg = self.dial(call, Role::Monitor(supervisor), Party::Agent(supervisor));
+            let c = self.calls.get_mut(&call).expect("call");
+            c.monitors.push(Monitor {
+                supervisor,
+                leg,
+                mode,
+                up: false,
+            });
+        }
+        self.event(
+            call,
+            "monitor",
+            Some(supervisor),
+            json!({ "mode": mode.as_str() }),
+        );
+        self.refresh_sources(call);
+        self.after_step();
+        Ok(())
+    }
+
+    pub fn stop_monitor(
+        &mut self,
+        contact: ContactId,
+        supervisor: AgentId,
+        now: i64,
+    ) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = *self
+            .contacts
+            .get(&contact)
+            .ok_or("no call for this contact")?;
+        if !self.calls[&call]
+            .monitors
+            .iter()
+            .any(|m| m.supervisor == supervisor)
+        {
+            return Err("this supervisor is not monitoring the call".into());
+        }
+        self.stop_monitor_leg(call, supervisor, true);
+        self.after_step();
+        Ok(())
+    }
+
+    pub(super) fn stop_monitor_leg(&mut self, call: CallId, supervisor: AgentId, hang_up: bool) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(i) = c.monitors.iter().position(|m| m.supervisor == supervisor) else {
+            return;
+        };
+        let m = c.monitors.remove(i);
+        self.forget_leg(m.leg, hang_up);
+        self.event(
+            call,
+            "monitor",
+            Some(supervisor),
+            json!({ "mode": "stopped" }),
+        );
+        self.refresh_sources(call);
+    }
+
+    /// The agent calls someone while the customer waits with music (consultation).
+    pub fn consult(&mut self, contact: ContactId, party: Party, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let c = &self.calls[&call];
+        if c.consult.is_some() {
+            return Err("a consultation is already in progress".into());
+        }
+        if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
+            return Err("an agent cannot consult themselves".into());
+        }
+        let held_before = c.held;
+        let leg = self.dial(call, Role::Consult, party.clone());
+        let c = self.calls.get_mut(&call).expect("call");
+        c.consult = Some(Consult {
+            party: party.clone(),
+            leg,
+            up: false,
+            conference: false,
+            held_before,
+        });
+        let agent = c.agent_id();
+        self.event(
+            call,
+            "consult",
+            agent,
+            json!({ "state": "dialing", "to": party_json(&party) }),
+        );
+        self.refresh_sources(call);
+        self.after_step();
+        Ok(())
+    }
+
+    pub(super) fn consult_answered(&mut self, call: CallId, leg: LegId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(k) = c.consult.as_mut().filter(|k| k.leg == leg) else {
+            return;
+        };
+        k.up = true;
+        let agent = c.agent_id();
+        self.event(call, "consult", agent, json!({ "state": "talking" }));
+        self.refresh_sources(call);
+    }
+
+    /// The consulted party left (or never answered): back to the customer.
+    pub(super) fn consult_gone(&mut self, call: CallId, leg: LegId, cause: &str) {
+        self.forget_leg(leg, false);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(k) = c.consult.take_if(|k| k.leg == leg) else {
+            return;
+        };
+        if !k.conference {
+            c.held = k.held_before;
+        }
+        let agent = c.agent_id();
+        self.event(
+            call,
+            "consult",
+            agent,
+            json!({ "state": "ended", "cause": cause }),
+        );
+        self.refresh_sources(call);
+    }
+
+    /// Ends the consultation and returns to the customer.
+    pub fn consult_cancel(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let leg = self.calls[&call]
+            .consult
+            .as_ref()
+            .map(|k| k.leg)
+            .ok_or("no consultation in progress")?;
+        self.forget_leg(leg, true);
+        self.consult_gone(call, leg, "cancelled");
+        self.after_step();
+        Ok(())
+    }
+
+    /// Joins the customer, the agent and the consulted party (3-way call).
+    pub fn conference(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let c = self.calls.get_mut(&call).expect("call");
+        let k = c
+            .consult
+            .as_mut()
+            .filter(|k| k.up)
+            .ok_or("the consulted party has not answered")?;
+        k.conference = true;
+        c.held = false;
+        let agent = c.agent_id();
+        self.event(call, "conference", agent, json!({ "state": "joined" }));
+        self.refresh_sources(call);
+        self.after_step();
+        Ok(())
+    }
+
+    /// Attended transfer: the consulted party takes over the customer; the agent leaves.
+    pub fn consult_complete(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        if !self.calls[&call].consult.as_ref().is_some_and(|k| k.up) {
+            return Err("the consulted party has not answered".into());
+        }
+        self.hand_over_to_consulted(call, true);
+        self.after_step();
+        Ok(())
+    }
+
+    fn hand_over_to_consulted(&mut self, call: CallId, hang_up_agent: bool) {
+        let c = self.calls.get_mut(&call).expect("call");
+        let Some(k) = c.consult.take() else { return };
+        let Some((from, agent_leg)) = c.agent.take() else {
+            return;
+        };
+        c.held = false;
+        self.stop_recording(call);
+        self.forget_leg(agent_leg, hang_up_agent);
+        self.take_over(call, from, k.party, k.leg, "attended");
+    }
+
+    /// `party` on `leg` now has the customer: an agent takes over the contact; an external
+    /// party ends it for the center while the call goes on.
+    fn take_over(&mut self, call: CallId, from: AgentId, party: Party, leg: LegId, how: &str) {
+        let c = self.calls.get_mut(&call).expect("call");
+        match party {
+            Party::Agent(to) => {
+                c.agent = Some((to, leg));
+                c.phase = Phase::Connected;
+                self.legs.insert(leg, (call, Role::Agent(to)));
+                self.center(call, |ct| Out::Handover {
+                    contact: ct,
+                    from,
+                    to,
+                });
+                self.refresh_sources(call);
+                self.start_recording(call);
+            }
+            Party::Number(number) => {
+                c.external = Some(leg);
+                c.phase = Phase::External;
+                self.legs.insert(leg, (call, Role::External));
+                let how = how.to_string();
+                self.event(
+                    call,
+                    "external_transfer",
+                    Some(from),
+                    json!({ "to": number, "how": how }),
+                );
+                self.close_contact(call, Side::Agent, "transferred_external");
+                self.refresh_sources(call);
+            }
+        }
+    }
+
+    /// The contact is over for the center while the call itself goes on.
+    fn close_contact(&mut self, call: CallId, side: Side, cause: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.contact_closed {
+            return;
+        }
+        c.contact_closed = true;
+        let cause = cause.to_string();
+        self.center(call, |ct| Out::EndContact {
+            contact: ct,
+            side,
+            cause,
+        });
+    }
+
+    /// Blind transfer: the agent leaves now; the target's phone rings while the customer
+    /// hears music. An agent who does not answer sends the call back to its queue.
+    pub fn blind_transfer(
+        &mut self,
+        contact: ContactId,
+        party: Party,
+        now: i64,
+    ) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = self.connected_call(contact)?;
+        let c = &self.calls[&call];
+        if c.consult.is_some() {
+            return Err("finish the consultation first".into());
+        }
+        if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
+            return Err("an agent cannot transfer a call to themselves".into());
+        }
+        let (from, agent_leg) = c.agent.expect("connected");
+        self.stop_recording(call);
+        for m in self.calls[&call]
+            .monitors
+            .iter()
+            .map(|m| m.supervisor)
+            .collect::<Vec<_>>()
+        {
+            self.stop_monitor_leg(call, m, true);
+        }
+        self.forget_leg(agent_leg, true);
+        let leg = self.dial(call, Role::Blind, party.clone());
+        let c = self.calls.get_mut(&call).expect("call");
+        c.agent = None;
+        c.held = false;
+        c.phase = Phase::Transferring;
+        c.blind = Some((party.clone(), leg, from));
+        self.event(
+            call,
+            "consult",
+            Some(from),
+            json!({ "state": "blind_transfer", "to": party_json(&party) }),
+        );
+        if let Party::Number(n) = &party {
+            let n = n.clone();
+            self.event(
+                call,
+                "external_transfer",
+                Some(from),
+                json!({ "to": n, "how": "blind" }),
+            );
+            self.close_contact(call, Side::Agent, "transferred_external");
+        }
+        self.refresh_sources(call);
+        self.after_step();
+        Ok(())
+    }
+
+    pub(super) fn blind_answered(&mut self, call: CallId, leg: LegId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((party, _, from)) = c.blind.take_if(|b| b.1 == leg) else {
+            return;
+        };
+        if let Party::Agent(_) = party {
+            self.take_over(call, from, party, leg, "blind");
+        } else {
+            let c = self.calls.get_mut(&call).expect("call");
+            c.external = Some(leg);
+            c.phase = Phase::External;
+            self.legs.insert(leg, (call, Role::External));
+            self.refresh_sources(call);
+        }
+    }
+
+    pub(super) fn blind_failed(&mut self, call: CallId, code: u16, reason: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((party, _, _)) = c.blind.take() else {
+            return;
+        };
+        let reason = reason.to_string();
+        self.event(
+            call,
+            "consult",
+            None,
+            json!({ "state": "transfer_failed", "sip_code": code, "reason": reason }),
+        );
+        match party {
+            Party::Agent(_) => {
+                // Back to the queue it came from, keeping its place.
+                self.wait_in_queue(call);
+                self.center(call, |ct| Out::Requeue { contact: ct });
+            }
+            Party::Number(_) => self.end_call(call, Side::System, "transfer_failed", None),
+        }
+    }
+
+    /// The center moved the contact to a queue (transfer from the API or a phone): the
+    /// agent's side of the call ends and the caller waits with music.
+    pub(super) fn transferred(&mut self, contact: ContactId) {
+        let Some(&call) = self.contacts.get(&contact) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        match c.phase {
+            Phase::Connected | Phase::Transferring => self.wait_in_queue(call),
+            // A callback attempt ringing an agent: it waits as a callback again.
+            Phase::AgentFirst | Phase::DialingCustomer if c.kind == CallKind::Callback => {
+                self.discard(call)
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes every agent-side leg off the call and puts the caller back in the queue.
+    fn wait_in_queue(&mut self, call: CallId) {
+        self.stop_recording(call);
+        let c = self.calls.get_mut(&call).expect("call");
+        let mut legs: Vec<LegId> = Vec::new();
+        legs.extend(c.agent.take().map(|a| a.1));
+        legs.extend(c.consult.take().map(|k| k.leg));
+        legs.extend(c.blind.take().map(|b| b.1));
+        legs.extend(std::mem::take(&mut c.monitors).into_iter().map(|m| m.leg));
+        c.held = false;
+        c.phase = Phase::Queued;
+        c.queue = Some(QueueState::plain());
+        for leg in legs {
+            self.forget_leg(leg, true);
+        }
+        self.play_moh(call);
+        self.schedule_announcement(call);
+    }
+
+    /// The agent's phone left a talking call.
+    pub(super) fn agent_left(&mut self, call: CallId, leg: LegId, cause: &str) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.agent.is_none_or(|a| a.1 != leg) {
+            self.forget_leg(leg, false);
+            return;
+        }
+        // Hanging up during a consultation hands the customer to the consulted party.
+        if c.phase == Phase::Connected && c.consult.as_ref().is_some_and(|k| k.up) {
+            self.hand_over_to_consulted(call, false);
+            return;
+        }
+        self.end_call(call, Side::Agent, cause, Some(leg));
+    }
+
+    /// Hangs up a call (a supervisor ends it).
+    pub fn hangup(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+        self.now = now.max(self.now);
+        let call = *self
+            .contacts
+            .get(&contact)
+            .ok_or("no call for this contact")?;
+        self.end_call(call, Side::System, "hangup", None);
+        self.after_step();
+        Ok(())
+    }
+}
