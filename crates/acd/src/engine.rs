@@ -614,6 +614,83 @@ impl<M: Matcher> Engine<M> {
         Ok(())
     }
 
+    /// Hands a connected contact to another agent (a transfer the agents arranged on their
+    /// phones): the first agent is freed at once, without after-call work, like any
+    /// transfer; the second is connected from now. The second agent's capacity is not
+    /// checked: they already have the customer on the line.
+    pub fn handle_handover(
+        &mut self,
+        now: UnixMillis,
+        contact: ContactId,
+        to: AgentId,
+    ) -> Result<(), RouterError> {
+        self.advance(now);
+        let c = self.contact_idx(contact)?;
+        let b = self.agent_idx(to)?;
+        let ContactPhase::Connected { agent: a, since } = self.w.contacts[c].phase.clone() else {
+            return Err(RouterError::NotConnected(contact));
+        };
+        if a != b {
+            self.m.agent_leaving(&self.w, a);
+            self.w.agents[a].talk_ms += (self.now - since).max(0);
+            self.m.agent_entered(&self.w, a);
+            self.release_work_slot(a, contact);
+            self.connect_slot(c, b);
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Gives a new contact straight to an agent, connected from now, without queueing (an
+    /// outbound call the agent places). The agent must be signed in (available or not
+    /// ready) with room on the contact's channel.
+    pub fn handle_direct_assign(
+        &mut self,
+        now: UnixMillis,
+        spec: ContactSpec,
+        agent: AgentId,
+    ) -> Result<(), RouterError> {
+        self.advance(now);
+        let a = self.agent_idx(agent)?;
+        let ag = &self.w.agents[a];
+        if ag.presence == Presence::Offline || !ag.has_capacity(spec.channel) {
+            return Err(RouterError::AgentBusy(agent));
+        }
+        let c = self.insert_contact(&spec, ContactPhase::Waiting)?;
+        self.refresh_contact(c);
+        self.connect_slot(c, a);
+        self.finish();
+        Ok(())
+    }
+
+    /// Connects contact `c` to agent `b` in a new work slot.
+    fn connect_slot(&mut self, c: ContactIdx, b: AgentIdx) {
+        let (contact, channel, queue) = {
+            let ct = &self.w.contacts[c];
+            (ct.id, ct.channel, ct.queue)
+        };
+        self.m.agent_leaving(&self.w, b);
+        let ag = &mut self.w.agents[b];
+        ag.slots.push(Slot {
+            contact,
+            channel,
+            queue,
+            phase: SlotPhase::Connected { since: self.now },
+        });
+        ag.handled += 1;
+        self.m.agent_entered(&self.w, b);
+        self.mark_dirty(b);
+        let ct = &mut self.w.contacts[c];
+        ct.phase = ContactPhase::Connected {
+            agent: b,
+            since: self.now,
+        };
+        ct.offer_timer = 0;
+        ct.relax_timer = 0;
+        ct.wait_timer = 0;
+        ct.max_wait_due = false;
+    }
+
     /// The agent finished after-call work for the contact.
     pub fn handle_wrap_up_done(
         &mut self,

@@ -17,6 +17,8 @@ pub enum RouterError {
     NotOffered { contact: ContactId, agent: AgentId },
     #[error("agent {agent} has no after-call work for contact {contact}")]
     NotInWrapUp { contact: ContactId, agent: AgentId },
+    #[error("contact {0} is not connected to an agent")]
+    NotConnected(ContactId),
     #[error("agent {0} still has a connected contact or after-call work")]
     AgentBusy(AgentId),
     #[error("queue {0} still has contacts or members")]

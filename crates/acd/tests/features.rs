@@ -709,3 +709,85 @@ fn transfer_moves_the_contact_keeping_its_age_and_frees_the_agent() {
         Err(RouterError::UnknownContact(ContactId(9)))
     );
 }
+
+#[test]
+fn handover_moves_a_connected_contact_to_the_agent_who_took_the_call() {
+    let mut h = Harness::new();
+    let mut q = QueueConfig::new(QueueId(1));
+    q.wrap_up_ms = Some(60 * S);
+    h.queue(q);
+    h.agent(1, &[(1, 1)], &[]);
+    h.agent(2, &[(1, 1)], &[]);
+    h.ready(1);
+    h.arrive(1, 1, V);
+    h.accept(1, 1);
+    h.ready(2);
+    h.r.handle_handover(h.now, ContactId(1), AgentId(2))
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.r.agent_status(AgentId(1)),
+        Some(AgentStatus::Available),
+        "freed without wrap-up"
+    );
+    assert_eq!(h.r.agent_status(AgentId(2)), Some(AgentStatus::Busy));
+    assert!(matches!(
+        h.r.contact(ContactId(1)),
+        Some(ContactView::Connected {
+            agent: AgentId(2),
+            ..
+        })
+    ));
+    // The new agent ends it and gets the queue's wrap-up.
+    h.end(1);
+    assert_eq!(
+        h.r.agent_status(AgentId(2)),
+        Some(AgentStatus::AfterCallWork)
+    );
+    // Only a connected contact can be handed over.
+    h.arrive(2, 1, V);
+    assert_eq!(
+        h.r.handle_handover(h.now, ContactId(2), AgentId(2)),
+        Err(RouterError::NotConnected(ContactId(2)))
+    );
+}
+
+#[test]
+fn direct_assignment_needs_a_signed_in_agent_with_room() {
+    let mut h = Harness::new();
+    h.simple_queue(1, Strategy::LongestIdle);
+    h.agent(1, &[(1, 1)], &[]);
+    let now = h.now;
+    let spec = |id: u64| ContactSpec {
+        id: ContactId(id),
+        queue: QueueId(1),
+        channel: V,
+        priority: 0,
+        requirements: vec![],
+        arrived_at: now,
+        queue_entered_at: now,
+    };
+    let s1 = spec(1);
+    assert_eq!(
+        h.r.handle_direct_assign(h.now, s1.clone(), AgentId(1)),
+        Err(RouterError::AgentBusy(AgentId(1))),
+        "offline"
+    );
+    h.not_ready(1);
+    h.r.handle_direct_assign(h.now, s1, AgentId(1)).unwrap();
+    h.drain();
+    assert_eq!(
+        h.r.agent_status(AgentId(1)),
+        Some(AgentStatus::Busy),
+        "an outbound call while not ready"
+    );
+    assert_eq!(
+        h.r.handle_direct_assign(h.now, spec(2), AgentId(1)),
+        Err(RouterError::AgentBusy(AgentId(1))),
+        "one call at a time"
+    );
+    // Incoming work waits meanwhile.
+    h.ready(1);
+    assert!(offers(&h.arrive(3, 1, V)).is_empty());
+    assert_eq!(offers(&h.end(1)), vec![(3, 1)]);
+}

@@ -54,6 +54,37 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneE
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// How to dial a number through a carrier: E.164 (`+81312345678`), or for a carrier that
+/// wants national numbers, the national form (`0312345678`) when the number is in
+/// `region`. Anything that does not parse is dialed as its digits.
+pub fn dial_string(raw: &str, region: &str, national: bool) -> String {
+    let digits = || {
+        to_ascii(raw)
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect()
+    };
+    let Ok(e164) = normalize_phone(raw, region) else {
+        return digits();
+    };
+    if !national {
+        return e164;
+    }
+    let Ok(id) = country::Id::from_str(&region.to_ascii_uppercase()) else {
+        return e164;
+    };
+    match phonenumber::parse(Some(id), &e164) {
+        Ok(n) if n.country().id() == Some(id) => n
+            .format()
+            .mode(phonenumber::Mode::National)
+            .to_string()
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect(),
+        _ => e164,
+    }
+}
+
 /// Checks a region code the way [`normalize_phone`] will use it.
 pub fn is_known_region(code: &str) -> bool {
     country::Id::from_str(&code.to_ascii_uppercase()).is_ok()
@@ -62,6 +93,23 @@ pub fn is_known_region(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_dialed_the_way_the_carrier_wants() {
+        assert_eq!(dial_string("03-1234-5678", "JP", false), "+81312345678");
+        assert_eq!(dial_string("+81 3 1234 5678", "JP", true), "0312345678");
+        assert_eq!(dial_string("090-1234-5678", "JP", true), "09012345678");
+        assert_eq!(
+            dial_string("+1 212 555 0100", "JP", true),
+            "+12125550100",
+            "abroad stays E.164"
+        );
+        assert_eq!(
+            dial_string("1234", "JP", true),
+            "1234",
+            "short codes as digits"
+        );
+    }
 
     #[test]
     fn japanese_numbers_in_every_usual_form() {

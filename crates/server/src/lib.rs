@@ -21,6 +21,7 @@ pub mod center;
 pub mod dto;
 pub mod http;
 pub mod reports;
+pub mod telephony;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -40,6 +41,8 @@ pub use crate::http::HttpConfig;
 pub struct ServerConfig {
     pub http_addr: SocketAddr,
     pub http: HttpConfig,
+    /// SIP and media; None runs the center without telephony.
+    pub telephony: Option<telephony::TelephonyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,8 @@ pub enum ServerError {
     },
     #[error("recovery failed: {0}")]
     Recovery(#[from] center::CenterError),
+    #[error("telephony: {0}")]
+    Telephony(#[from] telephony::TelephonyError),
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in the
@@ -70,6 +75,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 pub struct RunningServer {
     pub http_addr: SocketAddr,
+    /// Where SIP listens, when telephony runs.
+    pub sip_addr: Option<SocketAddr>,
+    telephony: Option<telephony::Telephony>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     center: Arc<Center>,
@@ -81,6 +89,10 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.task.await;
+        // Calls end first, so their contacts are closed with a cause before the actors stop.
+        if let Some(t) = &self.telephony {
+            t.shutdown().await;
+        }
         self.center.shutdown().await;
         self.store.close().await;
         info!("stopped");
@@ -104,6 +116,13 @@ pub async fn start_with_clock(
 ) -> Result<RunningServer, ServerError> {
     let started_at = Instant::now();
     let center = Center::new(store.clone(), clock.clone());
+    // Telephony first: the tenant actors learn at start where to send call directives.
+    let telephony = match &config.telephony {
+        Some(t) => {
+            Some(telephony::Telephony::start(t.clone(), store.clone(), center.clone()).await?)
+        }
+        None => None,
+    };
     center.start_all().await?;
     let listener = TcpListener::bind(config.http_addr)
         .await
@@ -127,6 +146,7 @@ pub async fn start_with_clock(
         openapi_json: openapi.to_pretty_json().unwrap_or_default(),
         started_at,
         shutdown: shutdown_rx.clone(),
+        telephony: telephony.clone(),
     });
     let service = http::finish(router, app).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = shutdown_rx;
@@ -140,6 +160,8 @@ pub async fn start_with_clock(
     info!(%http_addr, "listening");
     Ok(RunningServer {
         http_addr,
+        sip_addr: telephony.as_ref().map(|t| t.sip_addr),
+        telephony,
         shutdown_tx,
         task,
         center,

@@ -21,5 +21,5 @@ pub mod server;
 pub use registrar::{Binding, Registrar, Transport};
 pub use server::{
     start, DialTarget, Directory, EndCause, LegId, SipAccount, SipConfig, SipEvent, SipHandle,
-    TrunkMatch, INCOMING_LEG_BASE,
+    TrunkAuth, TrunkMatch, INCOMING_LEG_BASE,
 };

@@ -133,6 +133,24 @@ pub struct DialTarget {
     pub uri: String,
     pub destination: SocketAddr,
     pub transport: Transport,
+    /// Digest credentials to answer a 401/407 with (a provider's trunk).
+    pub auth: Option<TrunkAuth>,
+}
+
+/// A trunk account at a provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for TrunkAuth {
+    // Passwords never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DialTarget {
@@ -141,6 +159,7 @@ impl DialTarget {
             uri: b.contact.clone(),
             destination: b.source,
             transport: b.transport,
+            auth: None,
         }
     }
 }
@@ -801,6 +820,13 @@ impl SipHandle {
                 content_type: Some("application/sdp".into()),
                 offer: Some(sdp.into_bytes()),
                 contact: shared.contact.clone(),
+                credential: target.auth.as_ref().map(|a| {
+                    rsipstack::dialog::authenticate::Credential {
+                        username: a.username.clone(),
+                        password: a.password.clone(),
+                        ..Default::default()
+                    }
+                }),
                 ..Default::default()
             };
             let (dialog, join) = match shared

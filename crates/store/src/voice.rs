@@ -256,6 +256,19 @@ impl Store {
         Ok(())
     }
 
+    /// Gives a recording to another contact of the same tenant (a voicemail to its task).
+    pub async fn move_recording(&self, id: i64, contact_id: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE recordings SET contact_id = $2 WHERE id = $1 \
+             AND tenant_id = (SELECT tenant_id FROM contacts WHERE id = $2)",
+        )
+        .bind(id)
+        .bind(contact_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn recordings(
         &self,
         tenant_id: i64,

@@ -191,6 +191,7 @@ async fn run(kind: DbKind, customers: usize, lookups: usize, concurrency: usize)
         ServerConfig {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             http: HttpConfig::default(),
+            telephony: None,
         },
         store.clone(),
     )

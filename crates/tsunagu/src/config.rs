@@ -14,15 +14,35 @@
 //! [log]
 //! level = "info"      # error, warn, info, debug, trace (RUST_LOG overrides)
 //! format = "text"     # or "json"
+//!
+//! [sip]                                  # telephony; leave out to run without
+//! listen = "0.0.0.0:5060"                # UDP and TCP
+//! media_ip = "203.0.113.10"              # RTP binds here and SDP announces it
+//! rtp_ports = [20000, 30000]
+//! recordings = "./tsunagu-data/recordings"
+//! prompts = "./prompts"                  # optional: <lang>/<name>.wav over the built-in set
+//! ring_timeout_secs = 30
+//!
+//! [[sip.trunks]]
+//! name = "carrier"
+//! tenant = "acme"                        # tenant slug
+//! allow = ["203.0.113.0/24"]             # sources whose calls are accepted
+//! outbound = "203.0.113.5:5060"          # where outbound calls go
+//! domain = "sip.carrier.example"
+//! transport = "udp"                      # or tcp
+//! username = "0312345678"
+//! password_env = "CARRIER_PASSWORD"      # or password = "…"
+//! caller_id = "0312345678"
+//! national = true                        # dial 0312345678 rather than +81312345678
 //! ```
 //!
 //! Environment overrides: `TSUNAGU_HTTP_LISTEN`, `TSUNAGU_DATABASE_URL`,
 //! `TSUNAGU_SESSION_TTL_SECS`, `TSUNAGU_SECURE_COOKIES`, `TSUNAGU_LOG_LEVEL`,
-//! `TSUNAGU_LOG_FORMAT`.
+//! `TSUNAGU_LOG_FORMAT`, `TSUNAGU_SIP_LISTEN`, `TSUNAGU_MEDIA_IP`.
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -36,6 +56,91 @@ struct FileConfig {
     database: DatabaseSection,
     #[serde(default)]
     log: LogSection,
+    sip: Option<SipSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SipSection {
+    listen: Option<Spanned<String>>,
+    media_ip: Option<Spanned<String>>,
+    rtp_ports: Option<Spanned<(i64, i64)>>,
+    recordings: Option<String>,
+    prompts: Option<String>,
+    ring_timeout_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    trunks: Vec<Spanned<TrunkSection>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrunkSection {
+    name: String,
+    tenant: String,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    outbound: Option<Spanned<String>>,
+    domain: Option<String>,
+    transport: Option<Spanned<String>>,
+    username: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    caller_id: Option<String>,
+    #[serde(default)]
+    national: bool,
+}
+
+/// Telephony settings (the `[sip]` section).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SipSettings {
+    pub listen: SocketAddr,
+    pub media_ip: IpAddr,
+    pub rtp_ports: (u16, u16),
+    pub recordings: Option<PathBuf>,
+    pub prompts: Option<PathBuf>,
+    pub ring_timeout_secs: u32,
+    pub trunks: Vec<TrunkSettings>,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings {
+            listen: "127.0.0.1:5060".parse().expect("valid"),
+            media_ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ports: (20000, 30000),
+            recordings: None,
+            prompts: None,
+            ring_timeout_secs: 30,
+            trunks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq)]
+pub struct TrunkSettings {
+    pub name: String,
+    pub tenant: String,
+    pub allow: Vec<ipnet::IpNet>,
+    pub outbound: Option<SocketAddr>,
+    pub domain: Option<String>,
+    pub tcp: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub caller_id: Option<String>,
+    pub national: bool,
+}
+
+impl fmt::Debug for TrunkSettings {
+    // The password stays out of logs and error messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrunkSettings")
+            .field("name", &self.name)
+            .field("tenant", &self.tenant)
+            .field("allow", &self.allow)
+            .field("outbound", &self.outbound)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -70,6 +175,7 @@ pub struct Config {
     pub database_url: String,
     pub log_level: String,
     pub log_json: bool,
+    pub sip: Option<SipSettings>,
 }
 
 impl Default for Config {
@@ -82,6 +188,7 @@ impl Default for Config {
             database_url: "sqlite://./tsunagu-data/tsunagu.db".into(),
             log_level: "info".into(),
             log_json: false,
+            sip: None,
         }
     }
 }
@@ -250,6 +357,9 @@ impl Config {
                 }),
             }
         }
+        if let Some(s) = file.sip {
+            self.sip = Some(sip_settings(s, &at, errors));
+        }
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>, errors: &mut Vec<ConfigError>) {
@@ -302,6 +412,24 @@ impl Config {
                 ));
             }
         }
+        if let Some(v) = env("TSUNAGU_SIP_LISTEN") {
+            match v.parse() {
+                Ok(a) => self.sip.get_or_insert_with(SipSettings::default).listen = a,
+                Err(_) => errors.push(bad(
+                    "TSUNAGU_SIP_LISTEN",
+                    format!("{v:?} is not an address like 0.0.0.0:5060"),
+                )),
+            }
+        }
+        if let Some(v) = env("TSUNAGU_MEDIA_IP") {
+            match v.parse() {
+                Ok(a) => self.sip.get_or_insert_with(SipSettings::default).media_ip = a,
+                Err(_) => errors.push(bad(
+                    "TSUNAGU_MEDIA_IP",
+                    format!("{v:?} is not an IP address"),
+                )),
+            }
+        }
         if let Some(v) = env("TSUNAGU_LOG_FORMAT") {
             match v.as_str() {
                 "text" => self.log_json = false,
@@ -310,6 +438,128 @@ impl Config {
             }
         }
     }
+}
+
+fn sip_settings(
+    s: SipSection,
+    at: &dyn Fn(std::ops::Range<usize>) -> String,
+    errors: &mut Vec<ConfigError>,
+) -> SipSettings {
+    let mut out = SipSettings::default();
+    let mut err = |span: std::ops::Range<usize>, message: String| {
+        errors.push(ConfigError {
+            location: at(span),
+            message,
+        })
+    };
+    if let Some(v) = s.listen {
+        match v.get_ref().parse() {
+            Ok(a) => out.listen = a,
+            Err(_) => err(
+                v.span(),
+                format!(
+                    "sip.listen: {:?} is not an address like 0.0.0.0:5060",
+                    v.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(v) = s.media_ip {
+        match v.get_ref().parse::<IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() => out.media_ip = ip,
+            _ => err(
+                v.span(),
+                format!(
+                    "sip.media_ip: {:?} must be the IP address phones reach (not 0.0.0.0)",
+                    v.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(v) = s.rtp_ports {
+        let (a, b) = *v.get_ref();
+        if (1024..=65534).contains(&a) && (1025..=65535).contains(&b) && b - a >= 2 {
+            out.rtp_ports = (a as u16, b as u16);
+        } else {
+            err(
+                v.span(),
+                "sip.rtp_ports: must be [low, high] with 1024 <= low < high <= 65535".into(),
+            );
+        }
+    }
+    out.recordings = s.recordings.map(PathBuf::from);
+    out.prompts = s.prompts.map(PathBuf::from);
+    if let Some(v) = s.ring_timeout_secs {
+        match u32::try_from(*v.get_ref()) {
+            Ok(n) if (5..=300).contains(&n) => out.ring_timeout_secs = n,
+            _ => err(
+                v.span(),
+                "sip.ring_timeout_secs: must be between 5 and 300".into(),
+            ),
+        }
+    }
+    for t in s.trunks {
+        let span = t.span();
+        let t = t.into_inner();
+        let mut trunk = TrunkSettings {
+            name: t.name.clone(),
+            tenant: t.tenant,
+            allow: Vec::new(),
+            outbound: None,
+            domain: t.domain,
+            tcp: false,
+            username: t.username,
+            password: t.password,
+            caller_id: t.caller_id,
+            national: t.national,
+        };
+        for a in t.allow {
+            let text = a.get_ref();
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => trunk.allow.push(n),
+                Err(_) => err(a.span(), format!("sip.trunks.allow: {text:?} is not an address or network like 203.0.113.0/24")),
+            }
+        }
+        if let Some(o) = t.outbound {
+            match o.get_ref().parse() {
+                Ok(a) => trunk.outbound = Some(a),
+                Err(_) => err(
+                    o.span(),
+                    format!(
+                        "sip.trunks.outbound: {:?} is not an address like 203.0.113.5:5060",
+                        o.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(tr) = t.transport {
+            match tr.get_ref().as_str() {
+                "udp" => trunk.tcp = false,
+                "tcp" => trunk.tcp = true,
+                _ => err(tr.span(), "sip.trunks.transport: must be udp or tcp".into()),
+            }
+        }
+        if let Some(var) = t.password_env {
+            match std::env::var(&var) {
+                Ok(p) => trunk.password = Some(p),
+                Err(_) => err(
+                    span.clone(),
+                    format!("sip.trunks.password_env: environment variable {var} is not set"),
+                ),
+            }
+        }
+        if trunk.allow.is_empty() && trunk.outbound.is_none() {
+            err(
+                span,
+                format!("trunk {}: give allow (inbound) and/or outbound", t.name),
+            );
+        }
+        out.trunks.push(trunk);
+    }
+    out
 }
 
 fn check_ttl(secs: i64) -> Result<i64, String> {
@@ -394,5 +644,41 @@ format = "json"
         })
         .unwrap();
         assert_eq!(ok.http_listen.port(), 1234);
+    }
+
+    #[test]
+    fn sip_section_with_trunks() {
+        let text = r#"
+[sip]
+listen = "0.0.0.0:5070"
+media_ip = "192.0.2.10"
+rtp_ports = [30000, 31000]
+
+[[sip.trunks]]
+name = "carrier"
+tenant = "acme"
+allow = ["198.51.100.0/24", "198.51.100.200"]
+outbound = "198.51.100.5:5060"
+transport = "tcp"
+username = "0312345678"
+password = "secret"
+national = true
+"#;
+        let c = Config::from_toml("t.toml", text).unwrap();
+        let s = c.sip.unwrap();
+        assert_eq!((s.listen.port(), s.rtp_ports), (5070, (30000, 31000)));
+        let t = &s.trunks[0];
+        assert!(t.tcp && t.national);
+        assert_eq!(t.allow.len(), 2);
+        assert!(
+            !format!("{t:?}").contains("secret"),
+            "no password in debug output"
+        );
+
+        let bad = "[sip]\nmedia_ip = \"0.0.0.0\"\n[[sip.trunks]]\nname = \"x\"\ntenant = \"a\"\nallow = [\"nonsense\"]\n";
+        let e = Config::from_toml("t.toml", bad).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("t.toml:2:12: sip.media_ip"), "{text}");
+        assert!(text.contains("t.toml:6:10: sip.trunks.allow"), "{text}");
     }
 }

@@ -655,15 +655,62 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
     Ok(())
 }
 
+/// The demo's call flow (Japanese/English IVR into the queues).
+pub const MAIN_FLOW: &str = include_str!("../../../assets/flows/main.toml");
+/// The number the demo presents on outbound calls.
+pub const CALLER_ID: &str = "0312345678";
+
+/// Gives the demo its call flow and routes every dialed number to it (also for demo data
+/// created by an older version).
+pub async fn ensure_voice(store: &Store) -> Result<()> {
+    let Some(tenant) = store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.slug == "demo")
+    else {
+        return Ok(());
+    };
+    if store.flow(tenant.id, "main").await?.is_none() {
+        store
+            .put_flow(&tsunagu_store::FlowRow {
+                tenant_id: tenant.id,
+                name: "main".into(),
+                source: MAIN_FLOW.into(),
+                updated_at: provision::now_ms(),
+            })
+            .await?;
+    }
+    if store.numbers(tenant.id).await?.is_empty() {
+        store
+            .put_number(&tsunagu_store::NumberRow {
+                tenant_id: tenant.id,
+                number: "*".into(),
+                flow: "main".into(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// What to print when the demo starts.
-pub fn banner(http: &str, data_dir: &str) -> String {
+pub fn banner(http: &str, sip: Option<std::net::SocketAddr>, data_dir: &str) -> String {
     let agents: Vec<String> = AGENTS
         .iter()
         .map(|a| format!("{} ({})", a.0, a.1))
         .collect();
+    let phone = match sip {
+        Some(sip) => format!(
+            "\n  SIP:       {sip} (UDP and TCP) — any number dialed here reaches the IVR\n\
+             \x20   call:      baresip -e '/dial sip:100@{sip}'   (1 受注, 2 サポート, 3 請求, 4 クレーム, 9 English)\n\
+             \x20   phones:    register as <login>@{sip}, password {PHONE_PASSWORD} (e.g. sato, suzuki, sv)\n"
+        ),
+        None => "\n  SIP:       off (--no-sip)\n".into(),
+    };
     format!(
         "\n  Tsunagu つなぐ — demo center「つなぐ デモセンター」 (tenant: demo)\n\
          \n  HTTP:      http://{http}/   API: http://{http}/api/openapi.json\n\
+         {phone}\
          \n  Data:      {data_dir}\n\
          \n  Logins (demo passwords — change them for anything real):\n\
          \x20   admin       / {ADMIN_PASSWORD}     管理者\n\

@@ -9,10 +9,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing::info;
 use tsunagu_domain::role::Role;
+use tsunagu_server::telephony::{TelephonyConfig, TrunkConfig};
 use tsunagu_server::{HttpConfig, ServerConfig};
 use tsunagu_store::{redact_url, Store};
 
-use tsunagu::config::Config;
+use tsunagu::config::{Config, SipSettings, TrunkSettings};
 use tsunagu::{demo, provision};
 
 #[derive(Parser)]
@@ -74,6 +75,32 @@ struct DemoArgs {
     /// Delete the demo data first and start afresh.
     #[arg(long)]
     reset: bool,
+    /// SIP listen address (UDP and TCP); any number dialed there reaches the demo's flow.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    sip: SocketAddr,
+    /// Run without telephony.
+    #[arg(long, conflicts_with = "sip")]
+    no_sip: bool,
+    /// A carrier (SIP address) for outbound calls: click-to-call, callbacks, transfers out.
+    #[arg(long)]
+    carrier: Option<SocketAddr>,
+    /// RTP port range, e.g. 20000-30000.
+    #[arg(long, default_value = "20000-30000", value_parser = parse_ports)]
+    rtp_ports: (u16, u16),
+}
+
+fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or("expected LOW-HIGH, e.g. 20000-30000")?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| "LOW is not a port")?,
+        b.trim().parse().map_err(|_| "HIGH is not a port")?,
+    );
+    if a < 1024 || b <= a + 2 {
+        return Err("need 1024 <= LOW and LOW + 2 < HIGH".into());
+    }
+    Ok((a, b))
 }
 
 #[derive(Args)]
@@ -189,7 +216,9 @@ enum TokenCommand {
 
 fn init_logging(level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,tower_http=warn"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},sqlx=warn,tower_http=warn,rsipstack=warn"
+        ))
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -254,15 +283,86 @@ fn read_password(p: &PasswordArgs) -> Result<String> {
     Ok(pw)
 }
 
-async fn serve(store: Store, http: SocketAddr, http_config: HttpConfig) -> Result<()> {
+/// Telephony settings with the trunks' tenants found by slug.
+async fn telephony_config(
+    store: &Store,
+    sip: &SipSettings,
+    data_dir: &std::path::Path,
+) -> Result<TelephonyConfig> {
+    let tenants = store.tenants().await?;
+    let mut trunks = Vec::new();
+    for t in &sip.trunks {
+        let tenant = tenants
+            .iter()
+            .find(|x| x.slug == t.tenant)
+            .with_context(|| format!("trunk {}: no tenant {}", t.name, t.tenant))?;
+        trunks.push(trunk_config(t, tenant.id));
+    }
+    let secret: [u8; 16] = rand::random();
+    Ok(TelephonyConfig {
+        sip_listen: sip.listen,
+        media_ip: sip.media_ip,
+        rtp_port_min: sip.rtp_ports.0,
+        rtp_port_max: sip.rtp_ports.1,
+        trunks,
+        recordings_dir: sip
+            .recordings
+            .clone()
+            .unwrap_or_else(|| data_dir.join("recordings")),
+        prompts_dir: sip.prompts.clone(),
+        nonce_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+        ring_timeout_secs: sip.ring_timeout_secs,
+        rtp_timeout_secs: 60,
+    })
+}
+
+fn trunk_config(t: &TrunkSettings, tenant_id: i64) -> TrunkConfig {
+    TrunkConfig {
+        name: t.name.clone(),
+        tenant_id,
+        allow: t.allow.clone(),
+        outbound: t.outbound,
+        domain: t.domain.clone(),
+        tcp: t.tcp,
+        auth: match (&t.username, &t.password) {
+            (Some(u), Some(p)) => Some(tsunagu_sip::TrunkAuth {
+                username: u.clone(),
+                password: p.clone(),
+            }),
+            _ => None,
+        },
+        caller_id: t.caller_id.clone(),
+        national: t.national,
+    }
+}
+
+/// Where the database lives, for files kept beside it (recordings).
+fn data_dir_of(url: &str) -> PathBuf {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("./tsunagu-data"))
+}
+
+async fn serve(
+    store: Store,
+    http: SocketAddr,
+    http_config: HttpConfig,
+    telephony: Option<TelephonyConfig>,
+    banner: impl FnOnce(&tsunagu_server::RunningServer),
+) -> Result<()> {
     let mut server = tsunagu_server::start(
         ServerConfig {
             http_addr: http,
             http: http_config,
+            telephony,
         },
         store,
     )
     .await?;
+    banner(&server);
     let addr = server.http_addr;
     tokio::select! {
         _ = shutdown_signal() => {
@@ -321,7 +421,18 @@ async fn run(cli: Cli) -> Result<()> {
                 login_max_failures: cfg.login_max_failures,
                 ..HttpConfig::default()
             };
-            serve(store, cfg.http_listen, http).await
+            let telephony = match &cfg.sip {
+                Some(sip) => {
+                    Some(telephony_config(&store, sip, &data_dir_of(&cfg.database_url)).await?)
+                }
+                None => None,
+            };
+            serve(store, cfg.http_listen, http, telephony, |s| {
+                if let Some(sip) = s.sip_addr {
+                    info!(%sip, "SIP listening (UDP and TCP)");
+                }
+            })
+            .await
         }
         Command::Demo(a) => {
             init_logging("info", false);
@@ -336,11 +447,43 @@ async fn run(cli: Cli) -> Result<()> {
             if demo::seed_if_empty(&store).await? {
                 info!("demo center created");
             }
-            println!(
-                "{}",
-                demo::banner(&a.http.to_string(), &a.data.display().to_string())
-            );
-            serve(store, a.http, HttpConfig::default()).await
+            demo::ensure_voice(&store).await?;
+            let telephony = if a.no_sip {
+                None
+            } else {
+                let any: Vec<ipnet::IpNet> = vec!["0.0.0.0/0".parse()?, "::/0".parse()?];
+                let sip = SipSettings {
+                    listen: a.sip,
+                    media_ip: if a.sip.ip().is_unspecified() {
+                        std::net::IpAddr::from([127, 0, 0, 1])
+                    } else {
+                        a.sip.ip()
+                    },
+                    rtp_ports: a.rtp_ports,
+                    trunks: vec![TrunkSettings {
+                        name: "demo".into(),
+                        tenant: "demo".into(),
+                        allow: any,
+                        outbound: a.carrier,
+                        domain: None,
+                        tcp: false,
+                        username: None,
+                        password: None,
+                        caller_id: Some(demo::CALLER_ID.into()),
+                        national: true,
+                    }],
+                    ..SipSettings::default()
+                };
+                Some(telephony_config(&store, &sip, &a.data).await?)
+            };
+            let data = a.data.display().to_string();
+            serve(store, a.http, HttpConfig::default(), telephony, |s| {
+                println!(
+                    "{}",
+                    demo::banner(&s.http_addr.to_string(), s.sip_addr, &data)
+                );
+            })
+            .await
         }
         Command::Migrate(db) => {
             init_logging("info", false);

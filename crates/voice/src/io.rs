@@ -309,6 +309,7 @@ pub enum Out {
     // ----- lookups
     /// Where can `party` be reached? Answer with [`crate::Switch::handle_located`].
     Locate {
+        call: CallId,
         leg: LegId,
         party: Party,
     },

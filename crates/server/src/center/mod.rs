@@ -2,7 +2,9 @@
 //! its open contacts, applies commands one at a time, commits each step's writes in one
 //! transaction, and only then answers the caller and tells the screens.
 //!
-//! * `actor` — the tenant actor: commands, router actions, recovery.
+//! * `actor` — the tenant actor: commands, router actions, recovery; `actor::voice` — what
+//!   calls ask of it (contacts in the IVR, queueing, answers, hang-ups, callbacks).
+//! * `voice` — the vocabulary between the actor and the telephony shell.
 //! * `step` — what one step accumulates (rows, events, agent states, live events).
 //! * `mapping` — stored rows ↔ router configuration.
 //! * `events` — live events and who may see them.
@@ -13,6 +15,7 @@ pub mod actor;
 pub mod events;
 pub mod mapping;
 mod step;
+pub mod voice;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use tsunagu_store::Store;
 
 pub use actor::{AgentCommand, NewContact, Snapshot};
 use events::Envelope;
+pub use voice::{VoiceCommand, VoiceDirective, VoiceReply, VoiceSink};
 
 /// Wall-clock time for the runtime. The router never reads it; the actor does, once per step.
 pub trait Clock: Send + Sync + 'static {
@@ -63,6 +67,9 @@ type Reply<T> = oneshot::Sender<CenterResult<T>>;
 pub enum Command {
     CreateContact(Box<NewContact>, Reply<ContactRow>),
     Agent(AgentCommand, Reply<ContactRowOrState>),
+    Voice(VoiceCommand, Reply<VoiceReply>),
+    /// Several voice commands applied in order and committed together.
+    VoiceBatch(Vec<VoiceCommand>, Reply<Vec<CenterResult<VoiceReply>>>),
     QueueChanged(i64, Reply<()>),
     AgentChanged(i64, Reply<()>),
     TenantChanged(Box<TenantRow>, Reply<()>),
@@ -96,6 +103,19 @@ impl TenantHandle {
 
     pub async fn agent(&self, cmd: AgentCommand) -> CenterResult<Option<ContactRow>> {
         self.call(|r| Command::Agent(cmd, r)).await
+    }
+
+    /// What the telephony shell asks for its calls.
+    pub async fn voice(&self, cmd: VoiceCommand) -> CenterResult<VoiceReply> {
+        self.call(|r| Command::Voice(cmd, r)).await
+    }
+
+    /// Applies the commands in order in one step (one transaction); each has its answer.
+    pub async fn voice_batch(
+        &self,
+        cmds: Vec<VoiceCommand>,
+    ) -> CenterResult<Vec<CenterResult<VoiceReply>>> {
+        self.call(|r| Command::VoiceBatch(cmds, r)).await
     }
 
     /// The queue's stored row changed (or it was created or deleted): reload it.
@@ -133,6 +153,7 @@ pub struct Center {
     clock: Arc<dyn Clock>,
     tenants: RwLock<HashMap<i64, TenantHandle>>,
     tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    voice: std::sync::Mutex<Option<VoiceSink>>,
 }
 
 impl Center {
@@ -142,7 +163,14 @@ impl Center {
             clock,
             tenants: RwLock::new(HashMap::new()),
             tasks: tokio::sync::Mutex::new(Vec::new()),
+            voice: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Sends the directives for calls (offers to ring, withdrawals, hang-ups) to `sink`.
+    /// Must be set before tenants start.
+    pub fn set_voice_sink(&self, sink: VoiceSink) {
+        *self.voice.lock().expect("voice sink") = Some(sink);
     }
 
     /// Starts (recovers) every tenant in the database.
@@ -180,7 +208,8 @@ impl Center {
             self.store.clone(),
             self.clock.clone(),
             events.clone(),
-        );
+        )
+        .with_voice(self.voice.lock().expect("voice sink").clone());
         actor.rebuild().await?;
         let task = tokio::spawn(actor.run(rx));
         self.tasks.lock().await.push(task);

@@ -1,10 +1,12 @@
 //! What one step of a tenant actor accumulates before committing: contacts touched, timeline
-//! events, agent state changes, notes, and the live events to publish after the commit.
+//! events, agent state changes, notes, and the live events and call directives to send after
+//! the commit.
 
 use tsunagu_store::rows::{AgentStateRow, ContactEventRow, NoteRow};
 use tsunagu_store::Write;
 
 use super::events::Envelope;
+use super::VoiceDirective;
 
 #[derive(Default)]
 pub(crate) struct Step {
@@ -16,6 +18,8 @@ pub(crate) struct Step {
     pub agent_states: Vec<AgentStateRow>,
     pub notes: Vec<NoteRow>,
     pub outbox: Vec<Envelope>,
+    /// What the telephony shell must do for calls, sent after the commit.
+    pub voice: Vec<VoiceDirective>,
 }
 
 impl Step {

@@ -70,6 +70,8 @@ pub struct App {
     pub started_at: Instant,
     /// Flips to true when the server shuts down (closes WebSockets).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Calls, when telephony runs.
+    pub telephony: Option<crate::telephony::Telephony>,
 }
 
 #[derive(OpenApi)]

@@ -41,6 +41,7 @@ impl TestServer {
         let config = ServerConfig {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             http,
+            telephony: None,
         };
         let server = tsunagu_server::start(config, store.clone())
             .await

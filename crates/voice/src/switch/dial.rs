@@ -24,7 +24,7 @@ impl Switch {
                 started: self.now,
             },
         );
-        self.out.push_back(Out::Locate { leg, party });
+        self.out.push_back(Out::Locate { call, leg, party });
         // ACD offers ring as long as the queue's no-answer timer says; others get ours.
         if !matches!(role, Role::Ring(_)) {
             self.arm(

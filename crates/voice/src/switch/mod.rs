@@ -132,6 +132,23 @@ impl Switch {
         self.contacts.contains_key(&contact)
     }
 
+    /// The calls in progress.
+    pub fn calls(&self) -> std::collections::HashSet<CallId> {
+        self.calls.keys().copied().collect()
+    }
+
+    /// Ends a call the shell cannot carry on (its contact could not be stored).
+    pub fn fail_call(&mut self, call: CallId, cause: &str, now: i64) {
+        self.now = now.max(self.now);
+        if let Some(c) = self.calls.get_mut(&call) {
+            // No contact to close: the failure was creating it.
+            c.contact_closed = true;
+        }
+        self.end_call(call, Side::System, cause, None);
+        self.orphans.remove(&call);
+        self.after_step();
+    }
+
     /// The contacts of the calls in progress.
     pub fn contacts(&self) -> Vec<ContactId> {
         self.contacts.keys().copied().collect()

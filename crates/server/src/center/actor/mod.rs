@@ -6,6 +6,8 @@
 //! only then publish live events and answer. If the commit fails, the actor rebuilds its
 //! state from the database (what is durable is the truth) and answers "unavailable".
 
+mod voice;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +28,7 @@ use tsunagu_store::{Store, Write};
 use super::events::{Audience, Envelope, LiveEvent};
 use super::mapping::{agent_config, queue_config, Requirement};
 use super::step::Step;
-use super::{CenterError, CenterResult, Clock, Command};
+use super::{CenterError, CenterResult, Clock, Command, VoiceDirective, VoiceSink};
 use crate::dto::{ts, AgentStateView, ContactView};
 
 /// A contact to create (validated by the caller: queue and customer belong to the tenant).
@@ -98,6 +100,8 @@ pub struct Snapshot {
 
 struct AgentLive {
     user_id: i64,
+    /// Queues the agent serves (for wait estimates).
+    queues: Vec<i64>,
     username: String,
     display_name: String,
     presence: Presence,
@@ -168,6 +172,10 @@ pub struct TenantActor {
     gauges_at: i64,
     step: Step,
     now: i64,
+    /// Where directives for calls go (the telephony shell), if telephony runs.
+    voice: Option<VoiceSink>,
+    /// Average handling time per queue (exponentially weighted), for wait estimates.
+    handle_ms: HashMap<i64, f64>,
 }
 
 impl TenantActor {
@@ -190,7 +198,15 @@ impl TenantActor {
             gauges_at: 0,
             step: Step::default(),
             now: 0,
+            voice: None,
+            handle_ms: HashMap::new(),
         }
+    }
+
+    /// Calls' contacts are reported to the telephony shell through `sink`.
+    pub fn with_voice(mut self, sink: Option<VoiceSink>) -> Self {
+        self.voice = sink;
+        self
     }
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -233,6 +249,17 @@ impl TenantActor {
             Command::Agent(cmd, reply) => {
                 let r = self.agent_command(cmd).await;
                 self.finish(reply, r).await;
+            }
+            Command::Voice(cmd, reply) => {
+                let r = self.voice_command(cmd).await;
+                self.finish(reply, r).await;
+            }
+            Command::VoiceBatch(cmds, reply) => {
+                let mut results = Vec::with_capacity(cmds.len());
+                for cmd in cmds {
+                    results.push(self.voice_command(cmd).await);
+                }
+                self.finish(reply, Ok(results)).await;
             }
             Command::QueueChanged(id, reply) => {
                 let r = self.reload_queue(id).await;
@@ -288,6 +315,7 @@ impl TenantActor {
         }
         let writes = self.step.writes(rows);
         let outbox = std::mem::take(&mut self.step.outbox);
+        let voice_directives = std::mem::take(&mut self.step.voice);
         self.step = Step::default();
         if let Err(e) = self.store.apply(&writes).await {
             error!(tenant = %self.tenant.slug, "commit failed, rebuilding from the database: {e}");
@@ -303,6 +331,11 @@ impl TenantActor {
         }
         for env in outbox {
             let _ = self.events.send(Arc::new(env));
+        }
+        if let Some(sink) = &self.voice {
+            for d in voice_directives {
+                let _ = sink.send((self.tenant.id, d));
+            }
         }
         self.update_gauges();
         Ok(())
@@ -446,42 +479,12 @@ impl TenantActor {
                 contact_id,
                 agent_id,
             } => {
-                self.open_contact(contact_id)?;
-                self.router
-                    .handle_offer_accepted(
-                        now,
-                        ContactId(contact_id as u64),
-                        AgentId(agent_id as u64),
-                    )
-                    .map_err(|_| {
-                        CenterError::Conflict(format!(
-                            "contact {contact_id} is not offered to agent {agent_id}"
-                        ))
-                    })?;
-                let queue = self.open[&contact_id].queue_id;
-                let row = self.open.get_mut(&contact_id).expect("open");
-                row.status = ContactStatus::Connected.as_str().into();
-                row.agent_id = Some(agent_id);
-                row.answered_at = Some(now);
-                row.updated_at = now;
-                self.step.touch_contact(contact_id);
-                self.step.touch_agent(agent_id);
-                self.event(
-                    contact_id,
-                    EventKind::Accepted,
-                    queue,
-                    Some(agent_id),
-                    json!({}),
-                );
-                self.event(
-                    contact_id,
-                    EventKind::Connected,
-                    queue,
-                    Some(agent_id),
-                    json!({}),
-                );
-                metrics::counter!("tsunagu_contacts_answered_total").increment(1);
-                self.drain();
+                if self.open_contact(contact_id)?.channel == Channel::Voice.as_str() {
+                    return Err(CenterError::Conflict(
+                        "a call is answered on the phone, not from the screen".into(),
+                    ));
+                }
+                self.accept(contact_id, agent_id)?;
                 Ok(Some(self.open[&contact_id].clone()))
             }
             AgentCommand::Reject {
@@ -518,7 +521,7 @@ impl TenantActor {
                 by_user,
                 reason,
             } => {
-                self.end_contact(contact_id, agent_id, by_user, reason)?;
+                self.end_contact(contact_id, agent_id, Some(by_user), reason, true)?;
                 Ok(self.open.get(&contact_id).cloned())
             }
             AgentCommand::WrapUp {
@@ -538,10 +541,48 @@ impl TenantActor {
                 note,
                 by_user,
             } => {
-                self.transfer(contact_id, agent_id, to_queue, note, by_user)?;
+                self.transfer(contact_id, agent_id, to_queue, note, Some(by_user))?;
                 Ok(self.open.get(&contact_id).cloned())
             }
         }
+    }
+
+    /// The offered agent takes the contact.
+    fn accept(&mut self, contact_id: i64, agent_id: i64) -> CenterResult<()> {
+        let now = self.now;
+        self.open_contact(contact_id)?;
+        self.router
+            .handle_offer_accepted(now, ContactId(contact_id as u64), AgentId(agent_id as u64))
+            .map_err(|_| {
+                CenterError::Conflict(format!(
+                    "contact {contact_id} is not offered to agent {agent_id}"
+                ))
+            })?;
+        let queue = self.open[&contact_id].queue_id;
+        let row = self.open.get_mut(&contact_id).expect("open");
+        row.status = ContactStatus::Connected.as_str().into();
+        row.agent_id = Some(agent_id);
+        row.answered_at = Some(now);
+        row.updated_at = now;
+        self.step.touch_contact(contact_id);
+        self.step.touch_agent(agent_id);
+        self.event(
+            contact_id,
+            EventKind::Accepted,
+            queue,
+            Some(agent_id),
+            json!({}),
+        );
+        self.event(
+            contact_id,
+            EventKind::Connected,
+            queue,
+            Some(agent_id),
+            json!({}),
+        );
+        metrics::counter!("tsunagu_contacts_answered_total").increment(1);
+        self.drain();
+        Ok(())
     }
 
     fn open_contact(&self, id: i64) -> CenterResult<&ContactRow> {
@@ -574,59 +615,68 @@ impl TenantActor {
         Ok((row, status))
     }
 
+    /// Ends a contact. `notify_call`: the end comes from a screen or the API, so a call
+    /// behind the contact must be hung up too.
     fn end_contact(
         &mut self,
         id: i64,
         agent_id: Option<i64>,
-        by_user: i64,
+        by_user: Option<i64>,
         reason: Option<String>,
+        notify_call: bool,
     ) -> CenterResult<()> {
         let now = self.now;
         let (row, status) = self.still_going(id, agent_id)?;
         let queue = row.queue_id;
         let handler = row.agent_id;
+        let is_call = row.channel == Channel::Voice.as_str();
         let offered_to = self.offered_agents(id);
-        self.router
-            .handle_contact_ended(now, ContactId(id as u64))
-            .map_err(|e| CenterError::Conflict(e.to_string()))?;
+        if status != ContactStatus::Ivr {
+            self.router
+                .handle_contact_ended(now, ContactId(id as u64))
+                .map_err(|e| CenterError::Conflict(e.to_string()))?;
+        }
         let row = self.open.get_mut(&id).expect("open");
         row.ended_at = Some(now);
         row.updated_at = now;
         self.step.touch_contact(id);
+        let data = json!({ "by_user": by_user, "reason": reason });
         if status == ContactStatus::Connected {
             let auto_complete = queue
                 .and_then(|q| self.queues.get(&q))
                 .is_some_and(|q| q.wrap_up_secs == Some(0));
             let row = self.open.get_mut(&id).expect("open");
             row.status = ContactStatus::WrapUp.as_str().into();
-            self.event(
-                id,
-                EventKind::Ended,
-                queue,
-                handler,
-                json!({ "by_user": by_user, "reason": reason }),
-            );
+            if reason.is_some() {
+                row.end_reason = reason.clone();
+            }
+            self.event(id, EventKind::Ended, queue, handler, data);
             if auto_complete {
                 self.complete(id, None, true);
             }
             if let Some(a) = handler {
                 self.step.touch_agent(a);
             }
+        } else if status == ContactStatus::Ivr
+            && !matches!(reason.as_deref(), Some("caller_hangup_ivr") | None)
+        {
+            // The IVR finished the call itself (self-service, closed hours, a flow hang-up).
+            let row = self.open.get_mut(&id).expect("open");
+            row.status = ContactStatus::Completed.as_str().into();
+            row.end_reason = reason.clone();
+            self.event(id, EventKind::Ended, queue, None, data);
         } else {
             let row = self.open.get_mut(&id).expect("open");
             row.status = ContactStatus::Abandoned.as_str().into();
             row.end_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
-            self.event(
-                id,
-                EventKind::Abandoned,
-                queue,
-                None,
-                json!({ "by_user": by_user, "reason": reason }),
-            );
+            self.event(id, EventKind::Abandoned, queue, None, data);
             metrics::counter!("tsunagu_contacts_abandoned_total").increment(1);
         }
         for a in offered_to {
             self.step.touch_agent(a);
+        }
+        if notify_call && is_call {
+            self.step.voice.push(VoiceDirective::Ended { contact: id });
         }
         self.drain();
         Ok(())
@@ -670,7 +720,7 @@ impl TenantActor {
             .get(&id)
             .is_some_and(|c| c.status == ContactStatus::Connected.as_str())
         {
-            self.end_contact(id, Some(agent_id), by_user, None)?;
+            self.end_contact(id, Some(agent_id), Some(by_user), None, true)?;
         }
         let row = match self.open.get(&id) {
             Some(r) => r.clone(),
@@ -726,10 +776,11 @@ impl TenantActor {
         agent_id: Option<i64>,
         to: i64,
         note: Option<String>,
-        by_user: i64,
+        by_user: Option<i64>,
     ) -> CenterResult<()> {
         let now = self.now;
         let (row, status) = self.still_going(id, agent_id)?;
+        let is_call = row.channel == Channel::Voice.as_str();
         if !self.queues.contains_key(&to) {
             return Err(field("queue_id", "no such queue"));
         }
@@ -756,9 +807,16 @@ impl TenantActor {
             json!({ "to_queue_id": to, "by_user": by_user }),
         );
         self.event(id, EventKind::Queued, Some(to), None, json!({}));
-        self.add_note(id, by_user, note);
+        if let Some(author) = by_user {
+            self.add_note(id, author, note);
+        }
         for a in handler.into_iter().chain(offered_to) {
             self.step.touch_agent(a);
+        }
+        if is_call {
+            self.step
+                .voice
+                .push(VoiceDirective::Transferred { contact: id });
         }
         self.drain();
         Ok(())
@@ -844,6 +902,7 @@ impl TenantActor {
             .map_err(|e| field("agent", &e.to_string()))?;
         let live = self.agents.entry(id).or_insert_with(|| AgentLive {
             user_id: full.agent.user_id,
+            queues: Vec::new(),
             username: full.username.clone(),
             display_name: full.display_name.clone(),
             presence: Presence::Offline,
@@ -854,6 +913,7 @@ impl TenantActor {
         });
         live.username = full.username.clone();
         live.display_name = full.display_name.clone();
+        live.queues = full.queues.iter().map(|q| q.0).collect();
         // A disabled user is logged off.
         if user.is_none_or(|u| u.disabled) && live.presence != Presence::Offline {
             live.presence = Presence::Offline;
@@ -954,6 +1014,22 @@ impl TenantActor {
                     row.offered_at = Some(now);
                     row.updated_at = now;
                     let view = ContactView::from(&*row);
+                    if row.channel == Channel::Voice.as_str() {
+                        let callback = callback_number(row);
+                        let record = self.queues.get(&q).is_some_and(|q| q.record_calls);
+                        let agent_name = self
+                            .agents
+                            .get(&a)
+                            .map(|x| x.display_name.clone())
+                            .unwrap_or_default();
+                        self.step.voice.push(VoiceDirective::Offer {
+                            contact: c,
+                            agent: a,
+                            agent_name,
+                            callback,
+                            record,
+                        });
+                    }
                     self.step.touch_contact(c);
                     self.step.touch_agent(a);
                     self.event(
@@ -979,6 +1055,7 @@ impl TenantActor {
                     reason,
                 } => {
                     let (c, a) = (contact.0 as i64, agent.0 as i64);
+                    self.voice_offer_gone(c, a);
                     let reason = format!("{reason:?}");
                     let queue = self.open.get(&c).and_then(|r| r.queue_id);
                     self.step.touch_agent(a);
@@ -1000,6 +1077,7 @@ impl TenantActor {
                 }
                 Action::OfferTimedOut { contact, agent } => {
                     let (c, a) = (contact.0 as i64, agent.0 as i64);
+                    self.voice_offer_gone(c, a);
                     let queue = self.open.get(&c).and_then(|r| r.queue_id);
                     self.step.touch_agent(a);
                     self.event(c, EventKind::OfferTimedOut, queue, Some(a), json!({}));
@@ -1055,6 +1133,13 @@ impl TenantActor {
                 }
                 Action::MaxWaitExceeded { contact, queue } => {
                     let c = contact.0 as i64;
+                    if self
+                        .open
+                        .get(&c)
+                        .is_some_and(|r| r.channel == Channel::Voice.as_str())
+                    {
+                        self.step.voice.push(VoiceDirective::MaxWait { contact: c });
+                    }
                     if let Some(row) = self.open.get_mut(&c) {
                         row.status = ContactStatus::TimedOut.as_str().into();
                         row.ended_at = Some(now);
@@ -1220,6 +1305,7 @@ impl TenantActor {
                 id,
                 AgentLive {
                     user_id: a.agent.user_id,
+                    queues: a.queues.iter().map(|q| q.0).collect(),
                     username: a.username.clone(),
                     display_name: a.display_name.clone(),
                     presence,
@@ -1301,12 +1387,45 @@ impl TenantActor {
             queue_entered_at: c.queue_entered_at.or(c.queued_at).unwrap_or(c.created_at),
         };
         let was = c.status.clone();
-        // A call's media does not survive a restart: close it with a cause.
-        let close_call = channel == Channel::Voice
-            && matches!(
-                status,
-                ContactStatus::Queued | ContactStatus::Offered | ContactStatus::Connected
+        let mut status = status;
+        // A call's media does not survive a restart: a call in progress is over. A
+        // conversation goes to after-call work, so its agent can still record the outcome;
+        // callers in the IVR or waiting are closed with the cause. A callback request has
+        // no call yet: it waits again like any contact.
+        let callback = callback_number(&c).is_some();
+        if channel == Channel::Voice
+            && status == ContactStatus::Connected
+            && queue_known
+            && c.agent_id.is_some()
+        {
+            status = ContactStatus::WrapUp;
+            c.status = status.as_str().into();
+            c.ended_at = Some(now);
+            c.end_reason = Some("server_restart".into());
+            c.updated_at = now;
+            self.step.touch_contact(id);
+            let (q, a) = (c.queue_id, c.agent_id);
+            self.event(
+                id,
+                EventKind::Recovered,
+                q,
+                a,
+                json!({ "was": was, "action": "call_ended" }),
             );
+            self.event(
+                id,
+                EventKind::Ended,
+                q,
+                a,
+                json!({ "reason": "server_restart" }),
+            );
+        }
+        let close_call = channel == Channel::Voice
+            && match status {
+                ContactStatus::Ivr | ContactStatus::Connected => true,
+                ContactStatus::Queued | ContactStatus::Offered => !callback,
+                _ => false,
+            };
         if !queue_known || close_call {
             c.ended_at = Some(now);
             c.updated_at = now;
@@ -1319,7 +1438,7 @@ impl TenantActor {
                 EventKind::Abandoned
             };
             c.end_reason = Some(
-                if queue_known {
+                if queue_known || status == ContactStatus::Ivr {
                     "server_restart"
                 } else {
                     "queue_removed"
@@ -1397,6 +1516,15 @@ impl TenantActor {
             );
         }
     }
+}
+
+/// The number to call back, if the contact is a callback request.
+fn callback_number(row: &ContactRow) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&row.attributes)
+        .ok()?
+        .get("callback_number")?
+        .as_str()
+        .map(str::to_string)
 }
 
 fn is_open(status: &str) -> bool {

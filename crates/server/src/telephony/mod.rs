@@ -1,0 +1,370 @@
+//! Telephony at run time: the tokio shell around the sans-IO switch (`tsunagu-voice`), with
+//! the SIP stack (`tsunagu-sip`) on one side, the media engine (`tsunagu-media`) on
+//! another, and the tenant actors (`center`) on the third.
+//!
+//! * `shell` — the loop: SIP events, media events, directives from the center, commands
+//!   from the API and timers go into the switch; its outputs become SIP commands, media
+//!   commands, center commands and lookups.
+//! * `center_link` — one ordered worker per tenant carrying the switch's bookkeeping to the
+//!   tenant actor in batches (one transaction each) and its answers back.
+//! * `recordings` — recording rows, written in order off the call path.
+//! * `flows` — flows by tenant and name, checked and cached; numbers to flows.
+//! * `prompts` — the prompt store (embedded set plus a directory).
+//! * `directory` — phone accounts and trunks for the SIP stack.
+//!
+//! Architecture invariant: call decisions are made in the switch only; this module moves
+//! values between it and the world.
+
+mod center_link;
+pub mod directory;
+pub mod flows;
+pub mod prompts;
+mod recordings;
+mod shell;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+use tsunagu_media::core::CoreConfig;
+use tsunagu_media::engine::{EngineConfig, MediaEngine};
+use tsunagu_sip::{Binding, SipConfig, TrunkAuth};
+use tsunagu_store::Store;
+use tsunagu_voice::{CallKind, MonitorMode, Party, Switch, SwitchConfig};
+
+use crate::center::{Center, Clock, SystemClock};
+pub use flows::FlowCache;
+pub use prompts::PromptStore;
+
+/// A SIP trunk: where a tenant's calls come from and go out through.
+#[derive(Clone, Debug)]
+pub struct TrunkConfig {
+    pub name: String,
+    pub tenant_id: i64,
+    /// Source networks whose INVITEs are accepted for this tenant (empty: none).
+    pub allow: Vec<IpNet>,
+    /// The provider's address for outbound calls (None: inbound only).
+    pub outbound: Option<SocketAddr>,
+    /// Domain for the request URI of outbound calls (default: the address).
+    pub domain: Option<String>,
+    pub tcp: bool,
+    /// Digest credentials the provider asks for on outbound calls.
+    pub auth: Option<TrunkAuth>,
+    /// Caller ID presented on outbound calls (the center's number).
+    pub caller_id: Option<String>,
+    /// The provider wants national numbers (0312345678) rather than E.164.
+    pub national: bool,
+}
+
+impl TrunkConfig {
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.allow.iter().any(|n| n.contains(&ip))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TelephonyConfig {
+    /// SIP over UDP and TCP.
+    pub sip_listen: SocketAddr,
+    /// Address RTP binds to and SDP announces.
+    pub media_ip: IpAddr,
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+    pub trunks: Vec<TrunkConfig>,
+    /// Where recordings are written (`<dir>/<yyyy-mm-dd>/<contact>-<id>.wav`).
+    pub recordings_dir: PathBuf,
+    /// Extra or replacement prompts (`<dir>/<lang>/<name>.wav`).
+    pub prompts_dir: Option<PathBuf>,
+    /// Secret for stateless digest nonces.
+    pub nonce_secret: String,
+    /// How long an outgoing leg that is not an ACD offer may ring.
+    pub ring_timeout_secs: u32,
+    /// A leg silent this long (no RTP) is hung up.
+    pub rtp_timeout_secs: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelephonyError {
+    #[error("SIP cannot listen on {addr}: {message}")]
+    Sip { addr: SocketAddr, message: String },
+    #[error("media engine: {0}")]
+    Media(String),
+    #[error("prompts: {0}")]
+    Prompts(String),
+    #[error("{0}")]
+    Call(String),
+    #[error("telephony has stopped")]
+    Stopped,
+}
+
+/// In-call commands from the API (the caller has checked role and tenant).
+#[derive(Clone, Debug)]
+pub enum CallCommand {
+    Hold {
+        contact: i64,
+        on: bool,
+    },
+    PauseRecording {
+        contact: i64,
+        paused: bool,
+    },
+    Monitor {
+        contact: i64,
+        supervisor: i64,
+        mode: MonitorMode,
+    },
+    StopMonitor {
+        contact: i64,
+        supervisor: i64,
+    },
+    Consult {
+        contact: i64,
+        party: Party,
+    },
+    ConsultComplete {
+        contact: i64,
+    },
+    Conference {
+        contact: i64,
+    },
+    ConsultCancel {
+        contact: i64,
+    },
+    BlindTransfer {
+        contact: i64,
+        party: Party,
+    },
+    Hangup {
+        contact: i64,
+    },
+    /// Start the call of an outbound contact the center created (click-to-call).
+    Outbound {
+        tenant_id: i64,
+        contact: i64,
+        agent: i64,
+        number: String,
+        record: bool,
+    },
+}
+
+impl CallCommand {
+    fn apply(self, sw: &mut Switch, now: i64) -> Result<(), String> {
+        match self {
+            CallCommand::Hold { contact, on } => sw.hold(contact, on, now),
+            CallCommand::PauseRecording { contact, paused } => {
+                sw.pause_recording(contact, paused, now)
+            }
+            CallCommand::Monitor {
+                contact,
+                supervisor,
+                mode,
+            } => sw.monitor(contact, supervisor, mode, now),
+            CallCommand::StopMonitor {
+                contact,
+                supervisor,
+            } => sw.stop_monitor(contact, supervisor, now),
+            CallCommand::Consult { contact, party } => sw.consult(contact, party, now),
+            CallCommand::ConsultComplete { contact } => sw.consult_complete(contact, now),
+            CallCommand::Conference { contact } => sw.conference(contact, now),
+            CallCommand::ConsultCancel { contact } => sw.consult_cancel(contact, now),
+            CallCommand::BlindTransfer { contact, party } => sw.blind_transfer(contact, party, now),
+            CallCommand::Hangup { contact } => sw.hangup(contact, now),
+            CallCommand::Outbound {
+                contact,
+                agent,
+                number,
+                record,
+                ..
+            } => sw
+                .start_outbound(
+                    CallKind::ClickToCall,
+                    contact,
+                    agent,
+                    &number,
+                    None,
+                    record,
+                    now,
+                )
+                .map(|_| ()),
+        }
+    }
+}
+
+/// What the shell's loop takes in.
+pub(crate) enum Msg {
+    Sip(tsunagu_sip::SipEvent),
+    Engine(tsunagu_media::engine::EngineEvent),
+    Directive(i64, crate::center::VoiceDirective),
+    Command(CallCommand, oneshot::Sender<Result<(), String>>),
+    /// An inbound call with its flow looked up.
+    Incoming(Box<shell::Incoming>),
+    Center(tsunagu_voice::CenterIn),
+    /// A call's contact could not be created: drop the call.
+    CallFailed {
+        call: u64,
+        cause: String,
+    },
+    Located {
+        leg: u64,
+        targets: Vec<tsunagu_voice::PhoneTarget>,
+    },
+    Http {
+        call: u64,
+        result: Result<serde_json::Value, String>,
+    },
+    /// A phone's REFER target, resolved.
+    Refer {
+        contact: i64,
+        agent: i64,
+        target: shell::ReferTarget,
+    },
+    Region {
+        tenant: i64,
+        region: String,
+    },
+    Stats(oneshot::Sender<TelephonyStats>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct TelephonyStats {
+    pub calls: usize,
+    pub legs: usize,
+}
+
+/// A handle to the running telephony. Cheap to clone.
+#[derive(Clone)]
+pub struct Telephony {
+    tx: mpsc::UnboundedSender<Msg>,
+    pub sip_addr: SocketAddr,
+    pub flows: Arc<FlowCache>,
+    sip: tsunagu_sip::SipHandle,
+}
+
+impl Telephony {
+    /// Starts SIP, the media engine and the shell, and makes the center send its call
+    /// directives here. Call before the center's tenants start.
+    pub async fn start(
+        cfg: TelephonyConfig,
+        store: Store,
+        center: Arc<Center>,
+    ) -> Result<Telephony, TelephonyError> {
+        let prompts = Arc::new(
+            PromptStore::load(cfg.prompts_dir.as_deref()).map_err(TelephonyError::Prompts)?,
+        );
+        let trunks = Arc::new(cfg.trunks.clone());
+        let directory = Arc::new(directory::StoreDirectory {
+            store: store.clone(),
+            trunks: trunks.clone(),
+        });
+        let sip_cfg = SipConfig {
+            listen: cfg.sip_listen,
+            realm: tsunagu_sip::REALM.into(),
+            nonce_secret: cfg.nonce_secret.clone(),
+            user_agent: format!("Tsunagu/{}", env!("CARGO_PKG_VERSION")),
+        };
+        let (sip, sip_rx) =
+            tsunagu_sip::start(sip_cfg, directory)
+                .await
+                .map_err(|e| TelephonyError::Sip {
+                    addr: cfg.sip_listen,
+                    message: e.to_string(),
+                })?;
+        let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+        let engine = MediaEngine::start(
+            EngineConfig {
+                bind_ip: cfg.media_ip,
+                port_min: cfg.rtp_port_min,
+                port_max: cfg.rtp_port_max,
+                core: CoreConfig {
+                    rtp_timeout_ms: i64::from(cfg.rtp_timeout_secs) * 1000,
+                    ..CoreConfig::default()
+                },
+            },
+            engine_tx,
+        )
+        .map_err(|e| TelephonyError::Media(e.to_string()))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (dir_tx, mut dir_rx) = mpsc::unbounded_channel();
+        center.set_voice_sink(dir_tx);
+        let fwd = tx.clone();
+        tokio::spawn(async move {
+            while let Some((t, d)) = dir_rx.recv().await {
+                if fwd.send(Msg::Directive(t, d)).is_err() {
+                    break;
+                }
+            }
+        });
+        let flows = Arc::new(FlowCache::new(store.clone(), prompts.clone()));
+        let now = SystemClock.now_ms();
+        let regions = store
+            .tenants()
+            .await
+            .map(|ts| ts.into_iter().map(|t| (t.id, t.default_region)).collect())
+            .unwrap_or_default();
+        let switch = Switch::new(SwitchConfig {
+            media_ip: cfg.media_ip,
+            telephone_event: 101,
+            ring_timeout_ms: i64::from(cfg.ring_timeout_secs) * 1000,
+        });
+        let recordings = recordings::start(store.clone(), now).await;
+        let sip_addr = sip.local_addr();
+        let shell = shell::Shell::new(shell::Parts {
+            switch,
+            sip: sip.clone(),
+            engine,
+            prompts,
+            store: store.clone(),
+            center,
+            recordings,
+            tx: tx.clone(),
+            cfg: Arc::new(cfg),
+            trunks,
+            flows: flows.clone(),
+            regions,
+        });
+        tokio::spawn(shell.run(rx, sip_rx, engine_rx));
+        info!(%sip_addr, "telephony started");
+        Ok(Telephony {
+            tx,
+            sip_addr,
+            flows,
+            sip,
+        })
+    }
+
+    pub async fn command(&self, cmd: CallCommand) -> Result<(), TelephonyError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command(cmd, tx))
+            .map_err(|_| TelephonyError::Stopped)?;
+        rx.await
+            .map_err(|_| TelephonyError::Stopped)?
+            .map_err(TelephonyError::Call)
+    }
+
+    pub async fn stats(&self) -> Result<TelephonyStats, TelephonyError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Stats(tx))
+            .map_err(|_| TelephonyError::Stopped)?;
+        rx.await.map_err(|_| TelephonyError::Stopped)
+    }
+
+    /// A phone account's current registrations.
+    pub fn registrations(&self, username: &str) -> Vec<Binding> {
+        self.sip.registrar().lookup(username, SystemClock.now_ms())
+    }
+
+    /// Hangs up every call (closing their contacts with the cause), lets the bookkeeping
+    /// reach the center, then stops SIP and media.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}

@@ -1,0 +1,970 @@
+//! The telephony loop: one task owns the switch and feeds it everything; what it asks for
+//! is done here or handed to a helper task whose answer comes back as a [`Msg`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use tsunagu_domain::contact::EventKind;
+use tsunagu_media::core::Source;
+use tsunagu_media::engine::{EngineEvent, MediaEngine, MediaHandle};
+use tsunagu_sip::{DialTarget, EndCause, SipEvent, SipHandle, Transport};
+use tsunagu_store::voice::RecordingRow;
+use tsunagu_store::Store;
+use tsunagu_voice::{
+    CallKind, CenterIn, ContactId, LegId, Out, Party, PhoneTarget, SipIn, SourceSpec, Switch,
+};
+
+use super::center_link::{CenterLink, Pending, Then};
+use super::recordings::RecJob;
+use super::{FlowCache, Msg, PromptStore, TelephonyConfig, TelephonyStats, TrunkConfig};
+use crate::center::{Center, Clock, SystemClock, VoiceCommand, VoiceDirective, VoiceReply};
+
+/// An inbound call, with the flow its number reaches.
+pub(crate) struct Incoming {
+    pub leg: LegId,
+    pub tenant_id: i64,
+    pub caller: String,
+    pub caller_name: Option<String>,
+    pub called: String,
+    pub offer: Option<String>,
+    pub call_id: String,
+    pub flow: Option<Arc<tsunagu_flow::Flow>>,
+}
+
+/// What a phone's REFER target turned out to be.
+pub(crate) enum ReferTarget {
+    Queue(i64),
+    Agent(i64),
+    Number(String),
+}
+
+pub(super) struct Parts {
+    pub switch: Switch,
+    pub sip: SipHandle,
+    pub engine: MediaEngine,
+    pub prompts: Arc<PromptStore>,
+    pub store: Store,
+    pub center: Arc<Center>,
+    pub recordings: mpsc::UnboundedSender<RecJob>,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub cfg: Arc<TelephonyConfig>,
+    pub trunks: Arc<Vec<TrunkConfig>>,
+    pub flows: Arc<FlowCache>,
+    pub regions: HashMap<i64, String>,
+}
+
+struct Recording {
+    db_id: i64,
+}
+
+pub(super) struct Shell {
+    switch: Switch,
+    sip: SipHandle,
+    engine: Option<MediaEngine>,
+    media: MediaHandle,
+    prompts: Arc<PromptStore>,
+    store: Store,
+    link: Option<CenterLink>,
+    recordings: mpsc::UnboundedSender<RecJob>,
+    tx: mpsc::UnboundedSender<Msg>,
+    cfg: Arc<TelephonyConfig>,
+    trunks: Arc<Vec<TrunkConfig>>,
+    flows: Arc<FlowCache>,
+    http: reqwest::Client,
+    call_tenant: HashMap<u64, i64>,
+    contact_tenant: HashMap<ContactId, i64>,
+    /// The switch's recording numbers → rows.
+    recs: HashMap<u64, Recording>,
+    /// Trunk of each leg dialed through one (for caller ID and credentials).
+    leg_trunk: HashMap<LegId, String>,
+    regions: HashMap<i64, String>,
+}
+
+fn now() -> i64 {
+    SystemClock.now_ms()
+}
+
+impl Shell {
+    pub fn new(p: Parts) -> Shell {
+        let media = p.engine.handle();
+        Shell {
+            switch: p.switch.with_id_base(1),
+            sip: p.sip,
+            engine: Some(p.engine),
+            media,
+            prompts: p.prompts,
+            link: Some(CenterLink::new(p.center, p.store.clone(), p.tx.clone())),
+            store: p.store,
+            recordings: p.recordings,
+            tx: p.tx,
+            cfg: p.cfg,
+            trunks: p.trunks,
+            flows: p.flows,
+            http: reqwest::Client::new(),
+            call_tenant: HashMap::new(),
+            contact_tenant: HashMap::new(),
+            recs: HashMap::new(),
+            leg_trunk: HashMap::new(),
+            regions: p.regions,
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Msg>,
+        mut sip_rx: mpsc::UnboundedReceiver<SipEvent>,
+        mut engine_rx: mpsc::UnboundedReceiver<EngineEvent>,
+    ) {
+        let fwd = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = sip_rx.recv().await {
+                if fwd.send(Msg::Sip(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        let fwd = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = engine_rx.recv().await {
+                if fwd.send(Msg::Engine(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            let sleep = self
+                .switch
+                .poll_timeout()
+                .map(|t| Duration::from_millis((t - now()).max(0) as u64));
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Shutdown(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(m) => self.handle(m),
+                    None => return,
+                },
+                _ = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))), if sleep.is_some() => {
+                    self.switch.handle_timeout(now());
+                }
+                _ = housekeeping.tick() => self.forget_finished(),
+            }
+            self.execute_all();
+        }
+    }
+
+    fn handle(&mut self, m: Msg) {
+        let t = now();
+        match m {
+            Msg::Sip(ev) => self.sip_event(ev),
+            Msg::Engine(EngineEvent::Media(ev)) => self.switch.handle_media(ev, t),
+            Msg::Engine(EngineEvent::RecordingFinished {
+                recording,
+                duration_ms,
+                ..
+            }) => {
+                let _ = self.recordings.send(RecJob::Finish {
+                    id: recording as i64,
+                    ended_at: t,
+                    duration_ms: duration_ms as i64,
+                    status: "complete",
+                });
+            }
+            Msg::Engine(EngineEvent::RecordingFailed { recording, message }) => {
+                warn!(recording, "recording failed: {message}");
+                let _ = self.recordings.send(RecJob::Finish {
+                    id: recording as i64,
+                    ended_at: t,
+                    duration_ms: 0,
+                    status: "failed",
+                });
+            }
+            Msg::Directive(tenant, d) => self.directive(tenant, d),
+            Msg::Command(cmd, reply) => {
+                if let super::CallCommand::Outbound {
+                    tenant_id, contact, ..
+                } = &cmd
+                {
+                    self.contact_tenant.insert(*contact, *tenant_id);
+                }
+                let r = cmd.apply(&mut self.switch, t);
+                let _ = reply.send(r);
+            }
+            Msg::Incoming(i) => {
+                let i = *i;
+                self.switch.handle_sip(
+                    SipIn::Incoming {
+                        leg: i.leg,
+                        tenant_id: i.tenant_id,
+                        caller: i.caller,
+                        caller_name: i.caller_name,
+                        called: i.called,
+                        offer: i.offer,
+                        flow: i.flow,
+                        call_id: i.call_id,
+                    },
+                    t,
+                );
+            }
+            Msg::Center(ev) => {
+                if let CenterIn::ContactCreated { call, contact } = ev {
+                    if let Some(&tenant) = self.call_tenant.get(&call) {
+                        self.contact_tenant.insert(contact, tenant);
+                    }
+                }
+                self.switch.handle_center(ev, t);
+            }
+            Msg::CallFailed { call, cause } => {
+                warn!(call, "call dropped: {cause}");
+                self.switch.fail_call(call, &cause, t);
+            }
+            Msg::Located { leg, targets } => self.switch.handle_located(leg, targets, t),
+            Msg::Http { call, result } => self.switch.handle_http(call, result, t),
+            Msg::Refer {
+                contact,
+                agent,
+                target,
+            } => {
+                let tenant = self.contact_tenant.get(&contact).copied();
+                let r = match target {
+                    ReferTarget::Queue(queue_id) => {
+                        if let Some(tenant) = tenant {
+                            self.center(
+                                tenant,
+                                Pending::Ready(VoiceCommand::TransferToQueue {
+                                    contact,
+                                    agent,
+                                    queue_id,
+                                }),
+                                None,
+                            );
+                        }
+                        Ok(())
+                    }
+                    ReferTarget::Agent(a) => {
+                        self.switch.blind_transfer(contact, Party::Agent(a), t)
+                    }
+                    ReferTarget::Number(n) => {
+                        self.switch.blind_transfer(contact, Party::Number(n), t)
+                    }
+                };
+                if let Err(e) = r {
+                    warn!(contact, "transfer from the phone refused: {e}");
+                }
+            }
+            Msg::Region { tenant, region } => {
+                self.regions.insert(tenant, region);
+            }
+            Msg::Stats(reply) => {
+                let _ = reply.send(TelephonyStats {
+                    calls: self.switch.call_count(),
+                    legs: self.switch.leg_count(),
+                });
+            }
+            Msg::Shutdown(_) => {}
+        }
+    }
+
+    fn sip_event(&mut self, ev: SipEvent) {
+        let t = now();
+        let sip = match ev {
+            SipEvent::Incoming {
+                leg,
+                tenant_id,
+                trunk,
+                caller,
+                caller_name,
+                called,
+                source,
+                offer,
+                call_id,
+            } => {
+                info!(leg, tenant_id, %trunk, %source, %caller, %called, "incoming call");
+                let flows = self.flows.clone();
+                let tx = self.tx.clone();
+                let region = self.region(tenant_id);
+                tokio::spawn(async move {
+                    let flow = match flows.for_number(tenant_id, &called, &region).await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            warn!(tenant_id, %called, "no usable flow: {e}");
+                            None
+                        }
+                    };
+                    let _ = tx.send(Msg::Incoming(Box::new(Incoming {
+                        leg,
+                        tenant_id,
+                        caller,
+                        caller_name,
+                        called,
+                        offer,
+                        call_id,
+                        flow,
+                    })));
+                });
+                return;
+            }
+            SipEvent::Ringing { leg } => SipIn::Ringing { leg },
+            SipEvent::Answered { leg, answer } => SipIn::Answered { leg, answer },
+            SipEvent::Failed { leg, code, reason } => {
+                self.leg_trunk.remove(&leg);
+                SipIn::Failed { leg, code, reason }
+            }
+            SipEvent::Ended { leg, cause } => {
+                self.leg_trunk.remove(&leg);
+                let cause = match cause {
+                    EndCause::Bye => "bye".to_string(),
+                    EndCause::Cancel => "cancel".to_string(),
+                    EndCause::Timeout => "timeout".to_string(),
+                    EndCause::Other(s) => s,
+                };
+                SipIn::Ended { leg, cause }
+            }
+            SipEvent::Update { leg, offer } => SipIn::Update { leg, offer },
+            SipEvent::Dtmf { leg, digit } => SipIn::Dtmf { leg, digit },
+            SipEvent::Refer { leg, target } => SipIn::Refer { leg, target },
+            SipEvent::Registered {
+                tenant_id,
+                agent_id,
+                username,
+                bindings,
+            } => {
+                info!(tenant_id, agent_id, %username, bindings, "phone registration");
+                return;
+            }
+        };
+        self.switch.handle_sip(sip, t);
+    }
+
+    fn directive(&mut self, tenant: i64, d: VoiceDirective) {
+        let t = now();
+        match d {
+            VoiceDirective::Offer {
+                contact,
+                agent,
+                agent_name,
+                callback,
+                record,
+            } => match callback {
+                Some(number) => {
+                    self.contact_tenant.insert(contact, tenant);
+                    match self.switch.start_outbound(
+                        CallKind::Callback,
+                        contact,
+                        agent,
+                        &number,
+                        None,
+                        record,
+                        t,
+                    ) {
+                        Ok(call) => {
+                            self.call_tenant.insert(call, tenant);
+                        }
+                        Err(e) => debug!(contact, "callback not started: {e}"),
+                    }
+                }
+                None => self.switch.handle_center(
+                    CenterIn::Offer {
+                        contact,
+                        agent,
+                        agent_name,
+                    },
+                    t,
+                ),
+            },
+            VoiceDirective::OfferWithdrawn { contact, agent } => self
+                .switch
+                .handle_center(CenterIn::OfferWithdrawn { contact, agent }, t),
+            VoiceDirective::MaxWait { contact } => {
+                self.switch.handle_center(CenterIn::MaxWait { contact }, t)
+            }
+            VoiceDirective::Ended { contact } => {
+                self.switch.handle_center(CenterIn::Ended { contact }, t)
+            }
+            VoiceDirective::Transferred { contact } => self
+                .switch
+                .handle_center(CenterIn::Transferred { contact }, t),
+        }
+    }
+
+    fn execute_all(&mut self) {
+        while let Some(o) = self.switch.poll_output() {
+            self.execute(o);
+        }
+    }
+
+    fn center(&mut self, tenant: i64, cmd: Pending, then: Then) {
+        if let Some(link) = self.link.as_mut() {
+            link.send(tenant, cmd, then);
+        }
+    }
+
+    fn tenant_of(&self, contact: ContactId) -> Option<i64> {
+        let t = self.contact_tenant.get(&contact).copied();
+        if t.is_none() {
+            warn!(contact, "no tenant known for the contact");
+        }
+        t
+    }
+
+    /// The tenant's default region for reading and dialing numbers.
+    fn region(&mut self, tenant: i64) -> String {
+        if let Some(r) = self.regions.get(&tenant) {
+            return r.clone();
+        }
+        // A tenant created since start: look it up off the loop; Japan until then.
+        let store = self.store.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Ok(Some(t)) = store.tenant(tenant).await {
+                let _ = tx.send(Msg::Region {
+                    tenant,
+                    region: t.default_region,
+                });
+            }
+        });
+        "JP".into()
+    }
+
+    fn execute(&mut self, o: Out) {
+        let t = now();
+        match o {
+            // ----- SIP
+            Out::SipAnswer { leg, sdp } => self.sip.answer(leg, sdp),
+            Out::SipRinging { leg } => self.sip.ringing(leg),
+            Out::SipReject { leg, code } => self.sip.reject(leg, code),
+            Out::SipHangup { leg } => {
+                self.leg_trunk.remove(&leg);
+                self.sip.hangup(leg)
+            }
+            Out::SipAnswerUpdate { leg, sdp } => self.sip.answer_update(leg, sdp),
+            Out::SipDial {
+                leg,
+                target,
+                from_user,
+                from_name,
+                sdp,
+            } => {
+                let trunk = target
+                    .trunk
+                    .as_ref()
+                    .and_then(|n| self.trunks.iter().find(|t| &t.name == n))
+                    .cloned();
+                let (from_user, auth) = match &trunk {
+                    Some(tr) => {
+                        self.leg_trunk.insert(leg, tr.name.clone());
+                        (tr.caller_id.clone().unwrap_or(from_user), tr.auth.clone())
+                    }
+                    None => (from_user, None),
+                };
+                let dial = DialTarget {
+                    uri: target.uri,
+                    destination: target.destination,
+                    transport: if target.tcp {
+                        Transport::Tcp
+                    } else {
+                        Transport::Udp
+                    },
+                    auth,
+                };
+                self.sip
+                    .dial(leg, dial, &from_user, from_name.as_deref(), sdp);
+            }
+            // ----- media
+            Out::MediaCreate { leg, params } => match self.media.add_leg(leg, params) {
+                Ok(port) => self.switch.handle_leg_ready(leg, port, t),
+                Err(e) => {
+                    warn!(leg, "no media for the leg: {e}");
+                    self.switch.handle_sip(
+                        SipIn::Failed {
+                            leg,
+                            code: 503,
+                            reason: e.to_string(),
+                        },
+                        t,
+                    );
+                    self.sip.reject(leg, 503);
+                }
+            },
+            Out::MediaUpdate { leg, params } => self.media.update_leg(leg, params),
+            Out::MediaSource { leg, source } => {
+                let s = match source {
+                    SourceSpec::Silence => Source::Silence,
+                    SourceSpec::Prompts {
+                        prompts,
+                        looped,
+                        token,
+                    } => Source::Prompt {
+                        prompt: self.prompts.sequence(&prompts),
+                        looped,
+                        token,
+                    },
+                    SourceSpec::Relay(l) => Source::Relay(l),
+                    SourceSpec::Mix(v) => Source::Mix(v),
+                };
+                self.media.set_source(leg, s);
+            }
+            Out::MediaRemove { leg } => self.media.remove_leg(leg),
+            Out::RecordStart {
+                recording,
+                contact,
+                left,
+                right,
+                voicemail,
+            } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let db_id = self.store.next_id(t);
+                let path = self.recording_path(t, contact, db_id);
+                if let Some(dir) = path.parent() {
+                    if let Err(e) = std::fs::create_dir_all(dir) {
+                        warn!("cannot create {}: {e}", dir.display());
+                    }
+                }
+                let _ = self.recordings.send(RecJob::Create(RecordingRow {
+                    id: db_id,
+                    tenant_id: tenant,
+                    contact_id: contact,
+                    kind: if voicemail { "voicemail" } else { "call" }.into(),
+                    path: path.display().to_string(),
+                    started_at: t,
+                    ended_at: None,
+                    duration_ms: None,
+                    status: "recording".into(),
+                }));
+                self.recs.insert(recording, Recording { db_id });
+                self.media.start_recording(db_id as u64, left, right, path);
+            }
+            Out::RecordPause { recording, paused } => {
+                if let Some(r) = self.recs.get(&recording) {
+                    self.media.pause_recording(r.db_id as u64, paused);
+                }
+            }
+            Out::RecordStop { recording } => {
+                if let Some(r) = self.recs.get(&recording) {
+                    self.media.stop_recording(r.db_id as u64);
+                }
+            }
+            // ----- contact center
+            Out::CreateContact {
+                call,
+                tenant_id,
+                caller,
+                caller_name,
+                called,
+            } => {
+                self.call_tenant.insert(call, tenant_id);
+                let then: Then = Some(Box::new(move |r| match r {
+                    Ok(VoiceReply::Contact(row)) => Some(Msg::Center(CenterIn::ContactCreated {
+                        call,
+                        contact: row.id,
+                    })),
+                    Ok(other) => Some(Msg::CallFailed {
+                        call,
+                        cause: format!("unexpected answer {other:?}"),
+                    }),
+                    Err(e) => Some(Msg::CallFailed {
+                        call,
+                        cause: e.to_string(),
+                    }),
+                }));
+                self.center(
+                    tenant_id,
+                    Pending::Ready(VoiceCommand::NewCall {
+                        caller,
+                        caller_name,
+                        called,
+                    }),
+                    then,
+                );
+            }
+            Out::Enqueue {
+                contact,
+                queue,
+                priority,
+                requirements,
+                attributes,
+            } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let then: Then = Some(Box::new(move |r| match r {
+                    Ok(VoiceReply::Flag(record)) => {
+                        Some(Msg::Center(CenterIn::Enqueued { contact, record }))
+                    }
+                    // The queue is gone (the flow named it when it was checked): end the call.
+                    _ => Some(Msg::Center(CenterIn::Ended { contact })),
+                }));
+                self.center(
+                    tenant,
+                    Pending::Enqueue {
+                        contact,
+                        queue,
+                        priority,
+                        requirements,
+                        attributes,
+                    },
+                    then,
+                );
+            }
+            Out::Accept { contact, agent } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let then: Then = Some(Box::new(move |r| {
+                    let ok = matches!(r, Ok(VoiceReply::Flag(true)));
+                    Some(Msg::Center(CenterIn::AcceptResult { contact, agent, ok }))
+                }));
+                self.center(
+                    tenant,
+                    Pending::Ready(VoiceCommand::Accept { contact, agent }),
+                    then,
+                );
+            }
+            Out::Reject { contact, agent } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Reject { contact, agent }),
+                        None,
+                    );
+                }
+            }
+            Out::EndContact {
+                contact,
+                side,
+                cause,
+            } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    let cmd = VoiceCommand::End {
+                        contact,
+                        side: side.as_str().into(),
+                        cause,
+                    };
+                    self.center(tenant, Pending::Ready(cmd), None);
+                }
+            }
+            Out::Event {
+                contact,
+                kind,
+                agent,
+                mut data,
+            } => {
+                // The timeline names recordings by their stored id.
+                if let Some(r) = data
+                    .get("recording")
+                    .and_then(|v| v.as_u64())
+                    .and_then(|r| self.recs.get(&r))
+                {
+                    data["recording"] = r.db_id.into();
+                }
+                let Some(kind) = EventKind::parse(kind) else {
+                    warn!(kind, "unknown event kind from the switch");
+                    return;
+                };
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Event {
+                            contact,
+                            kind,
+                            agent,
+                            data,
+                        }),
+                        None,
+                    );
+                }
+            }
+            Out::AskPosition { contact } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let then: Then = Some(Box::new(move |r| match r {
+                    Ok(VoiceReply::Position {
+                        position,
+                        wait_secs,
+                    }) => Some(Msg::Center(CenterIn::Position {
+                        contact,
+                        position,
+                        wait_secs,
+                    })),
+                    _ => None,
+                }));
+                self.center(
+                    tenant,
+                    Pending::Ready(VoiceCommand::Position { contact }),
+                    then,
+                );
+            }
+            Out::Callback {
+                contact,
+                queue,
+                number,
+            } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Callback {
+                            contact,
+                            queue,
+                            number,
+                        },
+                        None,
+                    );
+                }
+            }
+            Out::Voicemail {
+                contact,
+                queue,
+                recording,
+                caller,
+            } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let Some(db_id) = self.recs.get(&recording).map(|r| r.db_id) else {
+                    return;
+                };
+                let recs = self.recordings.clone();
+                let then: Then = Some(Box::new(move |r| {
+                    if let Ok(VoiceReply::Id(task)) = r {
+                        let _ = recs.send(RecJob::Move {
+                            id: db_id,
+                            contact: task,
+                        });
+                    }
+                    None
+                }));
+                self.center(
+                    tenant,
+                    Pending::Voicemail {
+                        contact,
+                        queue,
+                        recording: db_id,
+                        caller,
+                    },
+                    then,
+                );
+            }
+            Out::Refer {
+                contact,
+                agent,
+                target,
+            } => {
+                let Some(tenant) = self.tenant_of(contact) else {
+                    return;
+                };
+                let store = self.store.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if let Some(target) = resolve_refer(&store, tenant, &target).await {
+                        let _ = tx.send(Msg::Refer {
+                            contact,
+                            agent,
+                            target,
+                        });
+                    } else {
+                        warn!(contact, %target, "transfer target not found");
+                    }
+                });
+            }
+            Out::Handover { contact, from, to } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Handover { contact, from, to }),
+                        None,
+                    );
+                }
+            }
+            Out::Requeue { contact } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Requeue { contact }),
+                        None,
+                    );
+                }
+            }
+            // ----- lookups
+            Out::Locate { call, leg, party } => {
+                let Some(&tenant) = self.call_tenant.get(&call) else {
+                    self.switch.handle_located(leg, vec![], t);
+                    return;
+                };
+                match party {
+                    Party::Agent(agent) => {
+                        let store = self.store.clone();
+                        let sip = self.sip.clone();
+                        let tx = self.tx.clone();
+                        tokio::spawn(async move {
+                            let username = store
+                                .agent(tenant, agent)
+                                .await
+                                .ok()
+                                .flatten()
+                                .and_then(|a| a.agent.sip_username);
+                            let targets = match username {
+                                Some(u) => sip
+                                    .registrar()
+                                    .lookup(&u, now())
+                                    .iter()
+                                    .map(|b| PhoneTarget {
+                                        uri: b.contact.clone(),
+                                        destination: b.source,
+                                        tcp: b.transport == Transport::Tcp,
+                                        trunk: None,
+                                    })
+                                    .collect(),
+                                None => vec![],
+                            };
+                            let _ = tx.send(Msg::Located { leg, targets });
+                        });
+                    }
+                    Party::Number(number) => {
+                        let region = self.region(tenant);
+                        let targets = self
+                            .trunk_target(tenant, &number, &region)
+                            .into_iter()
+                            .collect();
+                        self.switch.handle_located(leg, targets, t);
+                    }
+                }
+            }
+            Out::Http {
+                call,
+                url,
+                method,
+                body,
+                timeout_ms,
+            } => {
+                let client = self.http.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = http_lookup(&client, &url, &method, body, timeout_ms).await;
+                    let _ = tx.send(Msg::Http { call, result });
+                });
+            }
+        }
+    }
+
+    /// How to reach an external number: the tenant's first trunk with an outbound route.
+    fn trunk_target(&self, tenant: i64, number: &str, region: &str) -> Option<PhoneTarget> {
+        let trunk = self
+            .trunks
+            .iter()
+            .find(|t| t.tenant_id == tenant && t.outbound.is_some())?;
+        let dest = trunk.outbound?;
+        let dial = tsunagu_domain::phone::dial_string(number, region, trunk.national);
+        let domain = trunk.domain.clone().unwrap_or_else(|| dest.to_string());
+        Some(PhoneTarget {
+            uri: format!("sip:{dial}@{domain}"),
+            destination: dest,
+            tcp: trunk.tcp,
+            trunk: Some(trunk.name.clone()),
+        })
+    }
+
+    fn recording_path(&self, t: i64, contact: i64, id: i64) -> PathBuf {
+        let day = jiff::Timestamp::from_millisecond(t)
+            .map(|ts| ts.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        self.cfg
+            .recordings_dir
+            .join(day)
+            .join(format!("{contact}-{id}.wav"))
+    }
+
+    /// Drops bookkeeping of calls that are over.
+    fn forget_finished(&mut self) {
+        let live: std::collections::HashSet<ContactId> =
+            self.switch.contacts().into_iter().collect();
+        self.contact_tenant.retain(|c, _| live.contains(c));
+        let calls = self.switch.calls();
+        self.call_tenant.retain(|c, _| calls.contains(c));
+    }
+
+    async fn shutdown(&mut self) {
+        let t = now();
+        let contacts = self.switch.contacts();
+        info!(
+            calls = contacts.len(),
+            "telephony stopping: hanging up calls"
+        );
+        for c in contacts {
+            let _ = self.switch.hangup(c, t);
+        }
+        self.execute_all();
+        if let Some(link) = self.link.take() {
+            link.close().await;
+        }
+        self.sip.shutdown();
+        if let Some(engine) = self.engine.take() {
+            tokio::task::spawn_blocking(move || engine.shutdown())
+                .await
+                .ok();
+        }
+    }
+}
+
+async fn resolve_refer(store: &Store, tenant: i64, target: &str) -> Option<ReferTarget> {
+    if let Ok(queues) = store.queues(tenant).await {
+        if let Some(q) = queues.iter().find(|q| q.name == target) {
+            return Some(ReferTarget::Queue(q.id));
+        }
+    }
+    if let Ok(agents) = store.agents(tenant).await {
+        if let Some(a) = agents.iter().find(|a| {
+            a.username == target
+                || a.agent.extension.as_deref() == Some(target)
+                || a.agent.sip_username.as_deref() == Some(target)
+        }) {
+            return Some(ReferTarget::Agent(a.agent.id));
+        }
+    }
+    let digits = target.trim_start_matches('+');
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| ReferTarget::Number(target.to_string()))
+}
+
+/// The flow's lookup to an external system (API連携IVR). Any failure or a timeout is an
+/// error the flow handles with its fallback.
+async fn http_lookup(
+    client: &reqwest::Client,
+    url: &str,
+    method: &str,
+    body: Option<String>,
+    timeout_ms: u64,
+) -> Result<Value, String> {
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut req = client
+        .request(method, url)
+        .timeout(Duration::from_millis(timeout_ms));
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let resp = req.send().await.map_err(|e| {
+        if e.is_timeout() {
+            "timeout".to_string()
+        } else {
+            e.to_string()
+        }
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    resp.json::<Value>()
+        .await
+        .map_err(|e| format!("not JSON: {e}"))
+}
