@@ -157,10 +157,12 @@ pub enum EventKind {
     Conference,
     /// The call was transferred to an external number.
     ExternalTransfer,
+    /// A leg's RTP figures when it ended (packets, loss, jitter).
+    Media,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::Created,
         EventKind::Queued,
         EventKind::Offered,
@@ -189,6 +191,7 @@ impl EventKind {
         EventKind::Consult,
         EventKind::Conference,
         EventKind::ExternalTransfer,
+        EventKind::Media,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -221,6 +224,7 @@ impl EventKind {
             EventKind::Consult => "consult",
             EventKind::Conference => "conference",
             EventKind::ExternalTransfer => "external_transfer",
+            EventKind::Media => "media",
         }
     }
 
@@ -258,6 +262,7 @@ impl EventKind {
             EventKind::Consult => "取次ぎ",
             EventKind::Conference => "三者通話",
             EventKind::ExternalTransfer => "外線転送",
+            EventKind::Media => "通話品質",
         }
     }
 }

@@ -136,6 +136,9 @@ struct Leg {
     play_pos: usize,
     out: OutStream,
     rx: ReceiverStats,
+    /// Received and lost packets of the peer's earlier streams (SSRCs): a leg's figures
+    /// cover the whole call, not just its current stream.
+    rx_prior: (u64, u64),
     malformed: u64,
     /// Decoded audio waiting to be mixed or recorded (only when someone needs it).
     inbox: VecDeque<i16>,
@@ -258,6 +261,7 @@ impl MediaCore {
                     marker: true,
                 },
                 rx: ReceiverStats::default(),
+                rx_prior: (0, 0),
                 malformed: 0,
                 inbox: VecDeque::new(),
                 frame: vec![0; FRAME],
@@ -373,8 +377,8 @@ impl MediaCore {
 
     pub fn stats(&self, id: LegId) -> Option<LegStats> {
         self.legs.get(&id).map(|l| LegStats {
-            received: l.rx.received,
-            lost: l.rx.lost(),
+            received: l.rx_prior.0 + l.rx.received,
+            lost: l.rx_prior.1 + l.rx.lost(),
             jitter_ms: f64::from(l.rx.jitter()) / 8.0,
             sent: u64::from(l.out.packets),
             malformed: l.malformed,
@@ -448,6 +452,10 @@ impl MediaCore {
         leg.last_rx = now;
         leg.timeout_reported = false;
         let h = packet.header;
+        if leg.rx.received > 0 && h.ssrc != leg.rx.ssrc {
+            leg.rx_prior.0 += leg.rx.received;
+            leg.rx_prior.1 += leg.rx.lost();
+        }
         leg.rx.on_packet(h.ssrc, h.sequence, h.timestamp, now * 8);
 
         let is_event = Some(h.payload_type) == leg.params.telephone_event;

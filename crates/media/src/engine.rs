@@ -188,9 +188,18 @@ impl MediaHandle {
     }
 
     pub async fn stats(&self, id: LegId) -> Option<LegStats> {
+        self.request_stats(id)?.await.ok().flatten()
+    }
+
+    /// Asks for the leg's figures now (ordered with the commands sent before and after);
+    /// the answer comes on the returned channel.
+    pub fn request_stats(
+        &self,
+        id: LegId,
+    ) -> Option<tokio::sync::oneshot::Receiver<Option<LegStats>>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Stats(id, tx)).ok()?;
-        rx.await.ok().flatten()
+        Some(rx)
     }
 
     pub fn local_ip(&self) -> IpAddr {

@@ -388,3 +388,43 @@ proptest! {
         drain(&mut c);
     }
 }
+
+#[test]
+fn leg_figures_cover_every_stream_of_the_peer() {
+    // A peer that changes SSRC mid-call (a new media source) keeps its earlier packets in
+    // the leg's counts.
+    let mut core = MediaCore::new(CoreConfig::default());
+    let peer: std::net::SocketAddr = "10.0.0.1:4000".parse().unwrap();
+    core.add_leg(
+        1,
+        LegParams {
+            law: Law::Ulaw,
+            telephone_event: None,
+            remote: Some(peer),
+            send: true,
+        },
+        0,
+    );
+    let pkt = |ssrc: u32, seq: u16| {
+        let mut d = Vec::new();
+        tsunagu_media::rtp::write_header(
+            &tsunagu_media::rtp::RtpHeader {
+                marker: false,
+                payload_type: 0,
+                sequence: seq,
+                timestamp: u32::from(seq) * 160,
+                ssrc,
+            },
+            &mut d,
+        );
+        d.extend_from_slice(&[0xff; 160]);
+        d
+    };
+    for s in 0..10 {
+        core.handle_rtp(1, peer, &pkt(1, s), i64::from(s) * 20);
+    }
+    for s in 100..105 {
+        core.handle_rtp(1, peer, &pkt(2, s), 200 + i64::from(s) * 20);
+    }
+    assert_eq!(core.stats(1).unwrap().received, 15);
+}

@@ -226,6 +226,12 @@ pub enum Out {
     MediaRemove {
         leg: LegId,
     },
+    /// Report the leg's RTP figures on the contact's timeline (sent before its removal).
+    MediaStats {
+        contact: ContactId,
+        leg: LegId,
+        role: &'static str,
+    },
     RecordStart {
         recording: RecordingId,
         contact: ContactId,

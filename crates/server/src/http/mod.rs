@@ -5,6 +5,7 @@
 //! decide routing and never write rows the actor owns.
 
 pub mod auth;
+pub mod calls_api;
 pub mod config_api;
 pub mod contacts_api;
 pub mod customers_api;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod kpi_api;
 pub mod ops;
 pub mod people_api;
+pub mod telephony_api;
 pub mod ws;
 
 use std::sync::Arc;
@@ -92,6 +94,8 @@ pub struct App {
         (name = "contacts", description = "Contacts and agent actions"),
         (name = "customers", description = "CRM and screen-pop"),
         (name = "kpi", description = "KPIs and the real-time picture"),
+        (name = "calls", description = "Calls in progress: hold, transfer, 3-way, monitoring, recording; click-to-call; recordings"),
+        (name = "telephony", description = "Call flows (IVR), numbers, agents' phone accounts"),
         (name = "live", description = "WebSocket event stream"),
         (name = "ops", description = "Health, metrics, this document"),
     )
@@ -168,6 +172,35 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts_api::wrap_up))
         .routes(routes!(contacts_api::add_note))
         .routes(routes!(contacts_api::transfer))
+        .routes(routes!(calls_api::hold))
+        .routes(routes!(calls_api::pause_recording))
+        .routes(routes!(calls_api::monitor, calls_api::stop_monitor))
+        .routes(routes!(calls_api::consult))
+        .routes(routes!(calls_api::consult_complete))
+        .routes(routes!(calls_api::conference))
+        .routes(routes!(calls_api::consult_cancel))
+        .routes(routes!(calls_api::blind_transfer))
+        .routes(routes!(calls_api::hangup))
+        .routes(routes!(calls_api::click_to_call))
+        .routes(routes!(calls_api::list_recordings))
+        .routes(routes!(calls_api::download_recording))
+        .routes(routes!(calls_api::stats))
+        .routes(routes!(telephony_api::list_flows))
+        .routes(routes!(
+            telephony_api::get_flow,
+            telephony_api::put_flow,
+            telephony_api::delete_flow
+        ))
+        .routes(routes!(telephony_api::list_numbers))
+        .routes(routes!(
+            telephony_api::put_number,
+            telephony_api::delete_number
+        ))
+        .routes(routes!(
+            telephony_api::get_phone,
+            telephony_api::put_phone,
+            telephony_api::delete_phone
+        ))
         .routes(routes!(kpi_api::queue_kpis))
         .routes(routes!(kpi_api::realtime))
         .routes(routes!(ws::events))

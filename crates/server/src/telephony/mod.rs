@@ -225,6 +225,12 @@ pub(crate) enum Msg {
         tenant: i64,
         region: String,
     },
+    /// A leg's final RTP figures, for the contact's timeline.
+    MediaStats {
+        contact: i64,
+        role: &'static str,
+        stats: tsunagu_media::core::LegStats,
+    },
     Stats(oneshot::Sender<TelephonyStats>),
     Shutdown(oneshot::Sender<()>),
 }

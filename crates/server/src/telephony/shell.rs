@@ -1,7 +1,7 @@
 //! The telephony loop: one task owns the switch and feeds it everything; what it asks for
 //! is done here or handed to a helper task whose answer comes back as a [`Msg`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +83,8 @@ pub(super) struct Shell {
     /// Trunk of each leg dialed through one (for caller ID and credentials).
     leg_trunk: HashMap<LegId, String>,
     regions: HashMap<i64, String>,
+    /// Contacts found finished at the last housekeeping round.
+    dead_contacts: HashSet<ContactId>,
 }
 
 fn now() -> i64 {
@@ -111,6 +113,7 @@ impl Shell {
             recs: HashMap::new(),
             leg_trunk: HashMap::new(),
             regions: p.regions,
+            dead_contacts: HashSet::new(),
         }
     }
 
@@ -258,6 +261,32 @@ impl Shell {
                 };
                 if let Err(e) = r {
                     warn!(contact, "transfer from the phone refused: {e}");
+                }
+            }
+            Msg::MediaStats {
+                contact,
+                role,
+                stats,
+            } => {
+                if let Some(tenant) = self.stats_tenant(contact) {
+                    let data = serde_json::json!({
+                        "leg": role,
+                        "packets_sent": stats.sent,
+                        "packets_received": stats.received,
+                        "packets_lost": stats.lost,
+                        "jitter_ms": (stats.jitter_ms * 10.0).round() / 10.0,
+                        "malformed": stats.malformed,
+                    });
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Event {
+                            contact,
+                            kind: EventKind::Media,
+                            agent: None,
+                            data,
+                        }),
+                        None,
+                    );
                 }
             }
             Msg::Region { tenant, region } => {
@@ -513,6 +542,22 @@ impl Shell {
                 self.media.set_source(leg, s);
             }
             Out::MediaRemove { leg } => self.media.remove_leg(leg),
+            Out::MediaStats { contact, leg, role } => {
+                // Asked now, so the engine answers before it removes the leg.
+                let Some(answer) = self.media.request_stats(leg) else {
+                    return;
+                };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(Some(stats)) = answer.await {
+                        let _ = tx.send(Msg::MediaStats {
+                            contact,
+                            role,
+                            stats,
+                        });
+                    }
+                });
+            }
             Out::RecordStart {
                 recording,
                 contact,
@@ -884,13 +929,26 @@ impl Shell {
             .join(format!("{contact}-{id}.wav"))
     }
 
-    /// Drops bookkeeping of calls that are over.
+    /// Drops bookkeeping of calls that are over — one round late, so answers still on
+    /// their way (the last RTP figures) find their tenant.
     fn forget_finished(&mut self) {
-        let live: std::collections::HashSet<ContactId> =
-            self.switch.contacts().into_iter().collect();
-        self.contact_tenant.retain(|c, _| live.contains(c));
+        let live: HashSet<ContactId> = self.switch.contacts().into_iter().collect();
+        let dead: HashSet<ContactId> = self
+            .contact_tenant
+            .keys()
+            .filter(|c| !live.contains(c))
+            .copied()
+            .collect();
+        let before = std::mem::take(&mut self.dead_contacts);
+        self.contact_tenant
+            .retain(|c, _| !(dead.contains(c) && before.contains(c)));
+        self.dead_contacts = dead;
         let calls = self.switch.calls();
         self.call_tenant.retain(|c, _| calls.contains(c));
+    }
+
+    fn stats_tenant(&self, contact: ContactId) -> Option<i64> {
+        self.contact_tenant.get(&contact).copied()
     }
 
     async fn shutdown(&mut self) {

@@ -693,7 +693,7 @@ impl Switch {
 
     /// Removes a leg: hangs it up (unless its peer already did) and frees its media.
     fn forget_leg(&mut self, leg: LegId, hang_up: bool) {
-        let Some((call, _)) = self.legs.remove(&leg) else {
+        let Some((call, role)) = self.legs.remove(&leg) else {
             return;
         };
         let dial = self.dials.remove(&leg);
@@ -702,6 +702,20 @@ impl Switch {
             self.out.push_back(Out::SipHangup { leg });
         }
         if self.media.remove(&leg).is_some() {
+            // The call-quality figures of legs that talked go on the contact's record.
+            let talked = established && !matches!(role, Role::Ring(_) | Role::Monitor(_));
+            if let Some(contact) = self
+                .calls
+                .get(&call)
+                .and_then(|c| c.contact)
+                .filter(|_| talked)
+            {
+                self.out.push_back(Out::MediaStats {
+                    contact,
+                    leg,
+                    role: role_name(role),
+                });
+            }
             self.out.push_back(Out::MediaRemove { leg });
         }
         if let Some(c) = self.calls.get_mut(&call) {

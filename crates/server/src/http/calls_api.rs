@@ -1,0 +1,498 @@
+//! Calls: what agents and supervisors do to a call in progress (hold, consult and transfer,
+//! 3-way, monitoring, recording pause, hang-up), click-to-call, and recordings. The checks
+//! (tenant, role, the caller's own call) are made here; the call itself is the switch's.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tsunagu_acd::Channel;
+use tsunagu_domain::phone::normalize_phone;
+use tsunagu_domain::role::Role;
+use tsunagu_domain::validate::FieldErrors;
+use tsunagu_store::rows::ContactRow;
+use tsunagu_store::voice::RecordingRow;
+use tsunagu_voice::{MonitorMode, Party};
+use utoipa::ToSchema;
+
+use super::auth::AuthUser;
+use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::App;
+use crate::center::{VoiceCommand, VoiceReply};
+use crate::dto::{ts, ContactView};
+use crate::telephony::{CallCommand, Telephony, TelephonyError, TelephonyStats};
+
+impl From<TelephonyError> for ApiError {
+    fn from(e: TelephonyError) -> Self {
+        match e {
+            TelephonyError::Call(m) => ApiError::Conflict(m),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+fn telephony(app: &App) -> ApiResult<&Telephony> {
+    app.telephony
+        .as_ref()
+        .ok_or_else(|| ApiError::Conflict("telephony is not running on this server".into()))
+}
+
+/// The call's contact, if the caller may act on it: agents only on their own call.
+async fn own_call(app: &App, who: &AuthUser, id: i64) -> ApiResult<ContactRow> {
+    let c = app
+        .store
+        .contact(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
+    if c.channel != Channel::Voice.as_str() {
+        return Err(ApiError::Conflict(format!("contact {id} is not a call")));
+    }
+    if !who.is_supervisor() && (who.agent_id.is_none() || c.agent_id != who.agent_id) {
+        return Err(ApiError::Forbidden(
+            "agents may act only on their own calls",
+        ));
+    }
+    Ok(c)
+}
+
+async fn run(app: &App, cmd: CallCommand) -> ApiResult<StatusCode> {
+    telephony(app)?.command(cmd).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldInput {
+    /// true: hold (保留; the customer hears music), false: resume.
+    pub on: bool,
+}
+
+/// Put the call on hold or take it off hold.
+#[utoipa::path(post, path = "/api/contacts/{id}/hold", tag = "calls", params(("id" = i64, Path)), request_body = HoldInput,
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn hold(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<HoldInput>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(
+        &app,
+        CallCommand::Hold {
+            contact: id,
+            on: input.on,
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingInput {
+    /// true: pause the recording (e.g. while a card number is read out), false: resume.
+    pub paused: bool,
+}
+
+/// Pause or resume the call's recording. The paused span is silence in the file.
+#[utoipa::path(post, path = "/api/contacts/{id}/recording", tag = "calls", params(("id" = i64, Path)), request_body = RecordingInput,
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn pause_recording(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<RecordingInput>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(
+        &app,
+        CallCommand::PauseRecording {
+            contact: id,
+            paused: input.paused,
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorInput {
+    /// listen (モニタリング), whisper (ささやき: only the agent hears you) or barge (割り込み).
+    pub mode: String,
+}
+
+/// A supervisor listens to, whispers into or barges into a call. Their phone rings; the
+/// mode can be changed while it goes on.
+#[utoipa::path(post, path = "/api/contacts/{id}/monitor", tag = "calls", params(("id" = i64, Path)), request_body = MonitorInput,
+    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn monitor(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<MonitorInput>,
+) -> ApiResult<StatusCode> {
+    who.require(Role::Supervisor)?;
+    let mode = match input.mode.as_str() {
+        "listen" => MonitorMode::Listen,
+        "whisper" => MonitorMode::Whisper,
+        "barge" => MonitorMode::Barge,
+        _ => return Err(ApiError::field("mode", "must be listen, whisper or barge")),
+    };
+    let supervisor = who.agent_id.ok_or_else(|| {
+        ApiError::field(
+            "agent_id",
+            "you need an agent profile with a phone to monitor",
+        )
+    })?;
+    own_call(&app, &who, id).await?;
+    run(
+        &app,
+        CallCommand::Monitor {
+            contact: id,
+            supervisor,
+            mode,
+        },
+    )
+    .await
+}
+
+/// Stop monitoring a call (the supervisor's phone is hung up).
+#[utoipa::path(delete, path = "/api/contacts/{id}/monitor", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn stop_monitor(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    who.require(Role::Supervisor)?;
+    let supervisor = who
+        .agent_id
+        .ok_or_else(|| ApiError::field("agent_id", "you have no agent profile"))?;
+    own_call(&app, &who, id).await?;
+    run(
+        &app,
+        CallCommand::StopMonitor {
+            contact: id,
+            supervisor,
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PartyInput {
+    /// Another agent (their phone rings)…
+    #[serde(default)]
+    pub agent_id: Option<i64>,
+    /// …or an external number (through the tenant's trunk).
+    #[serde(default)]
+    pub number: Option<String>,
+}
+
+async fn party(app: &App, who: &AuthUser, p: PartyInput) -> ApiResult<Party> {
+    match (p.agent_id, p.number) {
+        (Some(a), None) => {
+            if app.store.agent(who.tenant_id(), a).await?.is_none() {
+                return Err(ApiError::field("agent_id", "no such agent"));
+            }
+            Ok(Party::Agent(a))
+        }
+        (None, Some(n)) => {
+            let region = app
+                .store
+                .tenant(who.tenant_id())
+                .await?
+                .map(|t| t.default_region)
+                .unwrap_or_else(|| "JP".into());
+            normalize_phone(&n, &region).map_err(|e| ApiError::field("number", e.to_string()))?;
+            Ok(Party::Number(n))
+        }
+        _ => {
+            let mut e = FieldErrors::new();
+            e.add("agent_id", "give either agent_id or number");
+            Err(e.into())
+        }
+    }
+}
+
+/// Consult someone (取次ぎ): the customer waits with music while the agent talks to another
+/// agent or an external number; then complete the transfer, join all three, or cancel.
+#[utoipa::path(post, path = "/api/contacts/{id}/consult", tag = "calls", params(("id" = i64, Path)), request_body = PartyInput,
+    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn consult(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PartyInput>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    let party = party(&app, &who, input).await?;
+    run(&app, CallCommand::Consult { contact: id, party }).await
+}
+
+/// Attended transfer: the consulted party takes the customer; the agent leaves the call.
+#[utoipa::path(post, path = "/api/contacts/{id}/consult/complete", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn consult_complete(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(&app, CallCommand::ConsultComplete { contact: id }).await
+}
+
+/// Join the customer, the agent and the consulted party (三者通話).
+#[utoipa::path(post, path = "/api/contacts/{id}/consult/conference", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn conference(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(&app, CallCommand::Conference { contact: id }).await
+}
+
+/// End the consultation and go back to the customer.
+#[utoipa::path(post, path = "/api/contacts/{id}/consult/cancel", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn consult_cancel(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(&app, CallCommand::ConsultCancel { contact: id }).await
+}
+
+/// Blind transfer to an agent or an external number: the agent leaves at once. An agent
+/// who does not answer sends the call back to its queue. (To a queue: /transfer.)
+#[utoipa::path(post, path = "/api/contacts/{id}/blind-transfer", tag = "calls", params(("id" = i64, Path)), request_body = PartyInput,
+    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn blind_transfer(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PartyInput>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    let party = party(&app, &who, input).await?;
+    run(&app, CallCommand::BlindTransfer { contact: id, party }).await
+}
+
+/// Hang the call up.
+#[utoipa::path(post, path = "/api/contacts/{id}/hangup", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn hangup(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    own_call(&app, &who, id).await?;
+    run(&app, CallCommand::Hangup { contact: id }).await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClickToCallInput {
+    /// The customer's number, in any usual form.
+    pub number: String,
+    /// Link the call to this customer (default: found by the number).
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    /// The queue the call counts under (its wrap-up codes; default: the agent's first).
+    #[serde(default)]
+    pub queue_id: Option<i64>,
+    /// Supervisors may place the call for an agent.
+    #[serde(default)]
+    pub agent_id: Option<i64>,
+}
+
+/// Click-to-call (発信): the agent's phone rings first, then the customer is dialed through
+/// the tenant's trunk with its caller ID. The agent must be signed in and free.
+#[utoipa::path(post, path = "/api/calls", tag = "calls", request_body = ClickToCallInput,
+    responses((status = 201, body = ContactView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn click_to_call(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    ApiJson(input): ApiJson<ClickToCallInput>,
+) -> ApiResult<(StatusCode, Json<ContactView>)> {
+    let t = telephony(&app)?;
+    let tenant = who.tenant_id();
+    let agent = who.acting_agent(input.agent_id)?;
+    let mut e = FieldErrors::new();
+    let region = app
+        .store
+        .tenant(tenant)
+        .await?
+        .map(|t| t.default_region)
+        .unwrap_or_else(|| "JP".into());
+    let e164 = match normalize_phone(&input.number, &region) {
+        Ok(n) => Some(n),
+        Err(err) => {
+            e.add("number", err.to_string());
+            None
+        }
+    };
+    let full = app
+        .store
+        .agent(tenant, agent)
+        .await?
+        .ok_or_else(|| ApiError::field("agent_id", "no such agent"))?;
+    let queue_id = match input.queue_id.or_else(|| full.queues.first().map(|q| q.0)) {
+        Some(q) if app.store.queue(tenant, q).await?.is_some() => q,
+        Some(_) => {
+            e.add("queue_id", "no such queue");
+            0
+        }
+        None => {
+            e.add("queue_id", "the agent serves no queue; name one");
+            0
+        }
+    };
+    let mut customer_id = input.customer_id;
+    if let Some(c) = customer_id {
+        if app.store.customer(tenant, c).await?.is_none() {
+            e.add("customer_id", "no such customer");
+        }
+    }
+    e.into_result()?;
+    let e164 = e164.expect("checked");
+    if customer_id.is_none() {
+        customer_id = app
+            .store
+            .customers_by_phone(tenant, &e164)
+            .await?
+            .first()
+            .map(|c| c.customer.id);
+    }
+    let handle = app.center.tenant(tenant).await?;
+    let reply = handle
+        .voice(VoiceCommand::ClickToCall {
+            agent,
+            number: e164.clone(),
+            customer_id,
+            queue_id,
+            by_user: who.user.id,
+        })
+        .await?;
+    let VoiceReply::Contact(row) = reply else {
+        return Err(ApiError::Internal(format!("unexpected answer {reply:?}")));
+    };
+    let record = app
+        .store
+        .queue(tenant, queue_id)
+        .await?
+        .is_some_and(|q| q.record_calls);
+    let started = t
+        .command(CallCommand::Outbound {
+            tenant_id: tenant,
+            contact: row.id,
+            agent,
+            number: e164,
+            record,
+        })
+        .await;
+    if let Err(err) = started {
+        // Nothing rang: close the contact again, with the reason.
+        let _ = handle
+            .voice(VoiceCommand::End {
+                contact: row.id,
+                side: "system".into(),
+                cause: format!("not_started: {err}"),
+            })
+            .await;
+        return Err(err.into());
+    }
+    Ok((StatusCode::CREATED, Json(ContactView::from(&*row))))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordingView {
+    pub id: i64,
+    pub contact_id: i64,
+    /// call or voicemail
+    pub kind: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_secs: Option<f64>,
+    /// recording, complete, failed or interrupted (by a restart)
+    pub status: String,
+    /// Where to download it (supervisors and admins).
+    pub url: String,
+}
+
+impl From<&RecordingRow> for RecordingView {
+    fn from(r: &RecordingRow) -> Self {
+        RecordingView {
+            id: r.id,
+            contact_id: r.contact_id,
+            kind: r.kind.clone(),
+            started_at: ts(r.started_at),
+            ended_at: r.ended_at.map(ts),
+            duration_secs: r.duration_ms.map(|d| d as f64 / 1000.0),
+            status: r.status.clone(),
+            url: format!("/api/recordings/{}", r.id),
+        }
+    }
+}
+
+/// A contact's recordings (stereo WAV: customer left, agent right; voicemails mono-in-stereo).
+#[utoipa::path(get, path = "/api/contacts/{id}/recordings", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 200, body = [RecordingView])), security(("bearer" = [])))]
+pub async fn list_recordings(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<RecordingView>>> {
+    who.require(Role::Supervisor)?;
+    let all = app.store.recordings(who.tenant_id(), id).await?;
+    Ok(Json(all.iter().map(RecordingView::from).collect()))
+}
+
+/// Download a recording (WAV). Supervisors and admins only.
+#[utoipa::path(get, path = "/api/recordings/{id}", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "audio/wav"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn download_recording(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    who.require(Role::Supervisor)?;
+    let r = app
+        .store
+        .recording(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("recording {id}")))?;
+    if r.status == "recording" {
+        return Err(ApiError::Conflict(
+            "the call is still being recorded".into(),
+        ));
+    }
+    let bytes = tokio::fs::read(&r.path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", r.path)))?;
+    tracing::info!(recording = id, user = who.user.id, "recording downloaded");
+    Response::builder()
+        .header(header::CONTENT_TYPE, "audio/wav")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"recording-{id}.wav\""),
+        )
+        .body(Body::from(bytes))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Calls and legs in progress.
+#[utoipa::path(get, path = "/api/telephony", tag = "calls",
+    responses((status = 200, body = TelephonyStats)), security(("bearer" = [])))]
+pub async fn stats(State(app): State<Arc<App>>, who: AuthUser) -> ApiResult<Json<TelephonyStats>> {
+    who.require(Role::Supervisor)?;
+    Ok(Json(telephony(&app)?.stats().await?))
+}
