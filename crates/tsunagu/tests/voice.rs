@@ -228,3 +228,487 @@ impl DemoRef {
         caller.call_at(&self.sip, number, true).await
     }
 }
+
+/// A quick IVR for the tests that are not about the greeting: a beep, then the menu.
+const FAST_FLOW: &str = r#"
+name = "fast"
+start = "menu"
+language = "ja"
+
+[nodes.menu]
+type = "menu"
+prompt = "beep"
+options = { "2" = "support", "4" = "complaints" }
+timeout_secs = 10
+retries = 1
+on_failure = "support"
+
+[nodes.support]
+type = "queue"
+queue = "support"
+announce_secs = 0
+
+[nodes.complaints]
+type = "queue"
+queue = "complaints"
+announce_secs = 0
+"#;
+
+async fn agent_phone(
+    demo: &Demo,
+    admin: &common::Client,
+    user: &str,
+    freq: f64,
+    auto: bool,
+) -> (common::Client, Phone) {
+    let pw = if user == "sv" {
+        common::SV_PW
+    } else {
+        AGENT_PW
+    };
+    let c = demo.login(user, pw).await;
+    let p = Phone::start(demo, user, PHONE_PW, freq, auto).await;
+    p.registered(admin, c.agent_id()).await;
+    (c, p)
+}
+
+fn offered_to(contact: &Value) -> Vec<i64> {
+    events(contact, "offered")
+        .iter()
+        .map(|e| e["agent_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_phones_abandoned_calls_and_overflow() {
+    let demo = Demo::start().await;
+    demo.use_flow("fast", FAST_FLOW).await;
+    demo.tune_queue(
+        "support",
+        serde_json::json!({ "no_answer_timeout_secs": 4, "record_calls": false }),
+    )
+    .await;
+    let support = demo.tune_queue("support", serde_json::json!({})).await;
+    demo.tune_queue(
+        "complaints",
+        serde_json::json!({ "max_wait_secs": 3, "overflow_queue_id": support }),
+    )
+    .await;
+    let admin = demo.admin().await;
+    let sv = demo.sv().await;
+    // suzuki's phone rings but nobody picks it up; tanaka's answers.
+    let (suzuki, _p1) = agent_phone(&demo, &admin, "suzuki", 1000.0, false).await;
+    let (tanaka, _p2) = agent_phone(&demo, &admin, "tanaka", 450.0, true).await;
+    suzuki.set_state("available").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tanaka.set_state("available").await;
+
+    // 1. No answer → the next agent.
+    let t1 = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .pause(800)
+        .digit('2')
+        .pause(7_000)
+        .speak()
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0, "{}", demo.log());
+    let c1 = demo.call_since(&sv, t1).await;
+    let c1 = demo
+        .wait_status(
+            &sv,
+            c1["id"].as_i64().unwrap(),
+            "wrap_up",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        offered_to(&c1),
+        vec![suzuki.agent_id(), tanaka.agent_id()],
+        "suzuki first, then tanaka"
+    );
+    assert!(
+        kinds(&c1).contains(&"offer_timed_out".to_string()),
+        "{:?}",
+        kinds(&c1)
+    );
+    assert!(events(&c1, "ringing")
+        .iter()
+        .any(|e| e["data"]["state"] == "stopped"
+            && e["agent_id"].as_i64() == Some(suzuki.agent_id())));
+    assert_eq!(c1["contact"]["agent_id"].as_i64(), Some(tanaka.agent_id()));
+
+    // 2. Nobody free: the caller gives up after 6 s in the queue.
+    suzuki.set_state("not_ready").await;
+    let t2 = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .pause(800)
+        .digit('2')
+        .pause(6_000)
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0);
+    let c2 = demo.call_since(&sv, t2).await;
+    let c2 = demo
+        .wait_status(
+            &sv,
+            c2["id"].as_i64().unwrap(),
+            "abandoned",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(c2["contact"]["end_reason"], "caller_hangup_queue");
+
+    // 3. Complaints: nobody there; after its 3 s maximum wait the call overflows to support,
+    //    where tanaka (done with the first call) takes it.
+    let (s, b) = tanaka
+        .post(
+            &format!("/api/contacts/{}/wrap-up", c1["contact"]["id"]),
+            serde_json::json!({ "disposition": "fixed" }),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    let t3 = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .pause(800)
+        .digit('4')
+        .pause(8_000)
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0);
+    let c3 = demo.call_since(&sv, t3).await;
+    let c3 = demo
+        .wait_status(
+            &sv,
+            c3["id"].as_i64().unwrap(),
+            "wrap_up",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        kinds(&c3).contains(&"overflowed".to_string()),
+        "{:?}",
+        kinds(&c3)
+    );
+    assert_eq!(c3["contact"]["agent_id"].as_i64(), Some(tanaka.agent_id()));
+    assert_eq!(c3["contact"]["queue_id"].as_i64(), Some(support));
+
+    let kpi = sv
+        .ok(&format!("/api/kpi/queues?from={t1}&interval=0"))
+        .await;
+    let row = |name: &str| {
+        kpi["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["queue_name"] == name)
+            .unwrap()["kpis"]
+            .clone()
+    };
+    let (sup, comp) = (row("support"), row("complaints"));
+    assert_eq!(
+        (
+            sup["offered"].as_u64(),
+            sup["answered"].as_u64(),
+            sup["abandoned"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{sup}"
+    );
+    assert_eq!(
+        (comp["offered"].as_u64(), comp["overflowed"].as_u64()),
+        (Some(1), Some(1)),
+        "{comp}"
+    );
+}
+
+/// Seconds of `samples` between two instants, relative to `origin` (all Unix ms), with
+/// a margin on each side for signalling and jitter.
+fn span(samples: &[f64], origin: i64, from: i64, to: i64) -> &[f64] {
+    let w = window(
+        samples,
+        (from - origin) as f64 / 1000.0 + 0.8,
+        (to - origin) as f64 / 1000.0 - 0.4,
+    );
+    // An empty window would make "nobody heard it" checks pass by themselves.
+    assert!(
+        w.len() >= 8000,
+        "window {from}..{to} (origin {origin}) has {} samples of {}",
+        w.len(),
+        samples.len()
+    );
+    w
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_monitoring_recording_pause_and_transfers() {
+    let demo = Demo::start().await;
+    demo.use_flow("fast", FAST_FLOW).await;
+    let admin = demo.admin().await;
+    let (suzuki, p_suzuki) = agent_phone(&demo, &admin, "suzuki", 1000.0, true).await;
+    let (tanaka, p_tanaka) = agent_phone(&demo, &admin, "tanaka", 450.0, true).await;
+    let (sv, p_sv) = agent_phone(&demo, &admin, "sv", 350.0, true).await;
+    suzuki.set_state("available").await;
+    // tanaka is not ready: not offered queue calls, but reachable for a consultation.
+    tanaka.set_state("not_ready").await;
+
+    // The caller echoes what it hears, so the left channel of the recording is what
+    // reached them; they stay until the center hangs up.
+    let started = now_ms();
+    let call = tokio::spawn({
+        let sip = demo.sip.clone();
+        async move {
+            Caller::new("0312345678")
+                .echo()
+                .pause(800)
+                .digit('2')
+                .call_at(&sip, "100", false)
+                .await
+        }
+    });
+    let c = demo.call_since(&sv, started).await;
+    let id = c["id"].as_i64().unwrap();
+    let connected = demo
+        .wait_status(&sv, id, "connected", Duration::from_secs(15))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connected = sv.ok(&format!("/api/contacts/{id}")).await;
+    let _ = &connected;
+    let t_conn = ms(&events(&connected, "connected")[0]["at"]);
+    let path = |p: &str| format!("/api/contacts/{id}/{p}");
+    let ok = |r: (reqwest::StatusCode, Value)| assert!(r.0.is_success(), "{}", r.1);
+    let pause = |secs: u64| tokio::time::sleep(Duration::from_secs(secs));
+
+    pause(3).await;
+    let hold = now_ms();
+    ok(suzuki
+        .post(&path("hold"), serde_json::json!({ "on": true }))
+        .await);
+    pause(4).await;
+    let unhold = now_ms();
+    ok(suzuki
+        .post(&path("hold"), serde_json::json!({ "on": false }))
+        .await);
+    pause(2).await;
+    // The supervisor's phone rings and answers; then listen → whisper → barge.
+    ok(sv
+        .post(&path("monitor"), serde_json::json!({ "mode": "listen" }))
+        .await);
+    pause(1).await;
+    let listen = now_ms();
+    pause(4).await;
+    let whisper = now_ms();
+    ok(sv
+        .post(&path("monitor"), serde_json::json!({ "mode": "whisper" }))
+        .await);
+    pause(4).await;
+    let barge = now_ms();
+    ok(sv
+        .post(&path("monitor"), serde_json::json!({ "mode": "barge" }))
+        .await);
+    pause(4).await;
+    let unmonitor = now_ms();
+    ok(sv.delete(&path("monitor")).await);
+    pause(2).await;
+    let paused = now_ms();
+    ok(suzuki
+        .post(&path("recording"), serde_json::json!({ "paused": true }))
+        .await);
+    pause(4).await;
+    let resumed = now_ms();
+    ok(suzuki
+        .post(&path("recording"), serde_json::json!({ "paused": false }))
+        .await);
+    pause(2).await;
+    // Consult tanaka (the caller waits with music), join all three, then hand over.
+    ok(suzuki
+        .post(
+            &path("consult"),
+            serde_json::json!({ "agent_id": tanaka.agent_id() }),
+        )
+        .await);
+    pause(1).await;
+    let consult = now_ms();
+    pause(4).await;
+    let conference = now_ms();
+    ok(suzuki
+        .post(&path("consult/conference"), serde_json::json!({}))
+        .await);
+    pause(4).await;
+    let handover = now_ms();
+    ok(suzuki
+        .post(&path("consult/complete"), serde_json::json!({}))
+        .await);
+    pause(4).await;
+    let end = now_ms();
+    ok(sv.post(&path("hangup"), serde_json::json!({})).await);
+    assert_eq!(call.await.unwrap(), 0, "sipp: {}", demo.log());
+    let done = demo
+        .wait_status(&sv, id, "wrap_up", Duration::from_secs(10))
+        .await;
+
+    // The record.
+    let k = kinds(&done);
+    for want in [
+        "held",
+        "resumed",
+        "monitor",
+        "consult",
+        "conference",
+        "transferred",
+        "recording",
+        "hangup",
+    ] {
+        assert!(k.iter().any(|x| x == want), "no {want} in {k:?}");
+    }
+    let modes: Vec<&str> = events(&done, "monitor")
+        .iter()
+        .map(|e| e["data"]["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, vec!["listen", "whisper", "barge", "stopped"]);
+    assert_eq!(
+        done["contact"]["agent_id"].as_i64(),
+        Some(tanaka.agent_id()),
+        "tanaka has the call now"
+    );
+    let pauses: Vec<&str> = events(&done, "recording")
+        .iter()
+        .map(|e| e["data"]["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        pauses.windows(2).any(|w| w == ["paused", "resumed"]),
+        "{pauses:?}"
+    );
+
+    // Who heard whom. Recording 1: caller (left) and suzuki (right).
+    let recs = sv.ok(&format!("/api/contacts/{id}/recordings")).await;
+    let recs = recs.as_array().unwrap();
+    assert_eq!(recs.len(), 2, "one recording per agent: {recs:?}");
+    let fetch = |rid: i64| {
+        let token = sv.token.clone().unwrap();
+        let base = demo.base.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}/api/recordings/{rid}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }
+    };
+    let f1 = demo.dir.path().join("r1.wav");
+    std::fs::write(&f1, fetch(recs[0]["id"].as_i64().unwrap()).await).unwrap();
+    let r1_start = ms(&recs[0]["started_at"]);
+    let (left, right) = (channel(&f1, 0), channel(&f1, 1));
+    let heard_suzuki = channel(&p_suzuki.heard()[0], 0);
+    let heard_sv = channel(&p_sv.heard()[0], 0);
+    let heard_tanaka = channel(&p_tanaka.heard()[0], 0);
+    let (suz, tan, sup) = (1000.0, 450.0, 350.0);
+    let report = |name: &str, s: &[f64]| {
+        format!(
+            "{name}: rms {:.3} 1000 {:.3} 450 {:.3} 350 {:.3}",
+            rms(s),
+            tone(s, suz),
+            tone(s, tan),
+            tone(s, sup)
+        )
+    };
+
+    // Talking: the caller hears suzuki.
+    let w = span(&left, r1_start, t_conn, hold);
+    assert!(tone(w, suz) > 0.08, "{}", report("talk/caller", w));
+    // Hold: the caller hears music, not suzuki; suzuki hears nothing.
+    let w = span(&left, r1_start, hold, unhold);
+    assert!(
+        tone(w, suz) < 0.02 && rms(w) > 0.03,
+        "{}",
+        report("hold/caller", w)
+    );
+    let w = span(&heard_suzuki, t_conn, hold, unhold);
+    assert!(rms(w) < 0.02, "{}", report("hold/suzuki", w));
+    // Listen: the supervisor hears the call; nobody hears the supervisor.
+    let w = span(&left, r1_start, listen, whisper);
+    assert!(tone(w, sup) < 0.02, "{}", report("listen/caller", w));
+    let w = span(&heard_suzuki, t_conn, listen, whisper);
+    assert!(
+        tone(w, sup) < 0.02 && tone(w, suz) > 0.05,
+        "{}",
+        report("listen/suzuki", w)
+    );
+    let sv_origin = listen - 1000;
+    let w = span(&heard_sv, sv_origin, listen, whisper);
+    assert!(tone(w, suz) > 0.05, "{}", report("listen/sv", w));
+    // Whisper: suzuki hears the supervisor; the caller does not.
+    let w = span(&heard_suzuki, t_conn, whisper, barge);
+    assert!(tone(w, sup) > 0.05, "{}", report("whisper/suzuki", w));
+    let w = span(&left, r1_start, whisper, barge);
+    assert!(tone(w, sup) < 0.02, "{}", report("whisper/caller", w));
+    // Barge: the caller hears the supervisor too.
+    let w = span(&left, r1_start, barge, unmonitor);
+    assert!(tone(w, sup) > 0.05, "{}", report("barge/caller", w));
+    // Paused recording: silence in both channels, sound again after.
+    let (lw, rw) = (
+        span(&left, r1_start, paused, resumed),
+        span(&right, r1_start, paused, resumed),
+    );
+    assert!(
+        rms(lw) < 0.005 && rms(rw) < 0.005,
+        "{} / {}",
+        report("paused/left", lw),
+        report("paused/right", rw)
+    );
+    let rw = span(&right, r1_start, resumed, consult);
+    assert!(tone(rw, suz) > 0.1, "{}", report("resumed/right", rw));
+    // Consultation: the caller hears music; suzuki and tanaka hear each other.
+    let w = span(&left, r1_start, consult, conference);
+    assert!(
+        tone(w, suz) < 0.02 && tone(w, tan) < 0.02,
+        "{}",
+        report("consult/caller", w)
+    );
+    let w = span(&heard_suzuki, t_conn, consult, conference);
+    assert!(tone(w, tan) > 0.05, "{}", report("consult/suzuki", w));
+    let w = span(&left, r1_start, conference, handover);
+    assert!(
+        tone(w, suz) > 0.04 && tone(w, tan) > 0.04,
+        "{}",
+        report("conference/caller", w)
+    );
+    // After the handover: recording 2 has the caller and tanaka.
+    let f2 = demo.dir.path().join("r2.wav");
+    std::fs::write(&f2, fetch(recs[1]["id"].as_i64().unwrap()).await).unwrap();
+    let (l2, r2) = (channel(&f2, 0), channel(&f2, 1));
+    let r2_start = ms(&recs[1]["started_at"]);
+    let w = span(&l2, r2_start, handover, end);
+    assert!(
+        tone(w, tan) > 0.08 && tone(w, suz) < 0.02,
+        "{}",
+        report("after/caller", w)
+    );
+    assert!(tone(span(&r2, r2_start, handover, end), tan) > 0.1);
+    assert!(!heard_tanaka.is_empty());
+
+    // Hold time counts in the KPIs.
+    let kpi = sv
+        .ok(&format!("/api/kpi/queues?from={started}&interval=0"))
+        .await;
+    let support = kpi["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["queue_name"] == "support")
+        .unwrap()["kpis"]
+        .clone();
+    let hold_secs = support["hold_secs"].as_f64().unwrap();
+    assert!(
+        (3.0..6.0).contains(&hold_secs),
+        "hold {hold_secs} s: {support}"
+    );
+}
