@@ -299,7 +299,24 @@ async fn incoming_loop(
     }
 }
 
+/// A request whose Content-Length does not match its body (RFC 3261 §18.3: over UDP a
+/// message is cut short or padded) is refused rather than guessed at.
+fn body_length_mismatch(req: &rsip::Request) -> bool {
+    req.headers.iter().any(|h| match h {
+        Header::ContentLength(l) => l
+            .value()
+            .trim()
+            .parse::<usize>()
+            .map_or(true, |n| n != req.body.len()),
+        _ => false,
+    })
+}
+
 async fn handle_transaction(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::Result<()> {
+    if body_length_mismatch(&tx.original) && tx.original.method != Method::Ack {
+        warn!(method = %tx.original.method, "request refused: Content-Length does not match the body");
+        return tx.reply(StatusCode::BadRequest).await;
+    }
     let in_dialog = tx
         .original
         .to_header()

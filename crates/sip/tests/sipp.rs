@@ -282,3 +282,34 @@ async fn a_phone_with_the_wrong_password_is_refused() {
     assert!(h.registrar().lookup("agent1", now).is_empty());
     h.shutdown();
 }
+
+#[tokio::test]
+async fn a_body_shorter_than_its_content_length_is_refused() {
+    // Regression: a UDP INVITE cut short (Content-Length larger than the body) used to be
+    // answered as if whole. It must be refused (400) or dropped, never reported as a call.
+    let (_h, mut rx, port) = server().await;
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    for cut in [20, SDP.len() - 5] {
+        let body = &SDP[..SDP.len() - cut];
+        let msg = format!(
+            "INVITE sip:100@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-cl{cut}\r\n\
+             From: <sip:a@127.0.0.1:{local}>;tag=1\r\nTo: <sip:100@127.0.0.1:{port}>\r\nCall-ID: cl{cut}@test\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:a@127.0.0.1:{local}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            SDP.len()
+        );
+        sock.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = sock.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(text.starts_with("SIP/2.0 400"), "cut {cut}: {text}");
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), rx.recv())
+                .await
+                .is_err(),
+            "cut {cut}: no call may be reported"
+        );
+    }
+}
