@@ -254,6 +254,21 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Waits until the contact's timeline has `n` events of `kind` (some, like the RTP
+    /// figures, are written just after the call ends).
+    pub async fn wait_events(&self, c: &Client, id: i64, kind: &str, n: usize) -> Value {
+        for _ in 0..100 {
+            let v = c.ok(&format!("/api/contacts/{id}")).await;
+            if events(&v, kind).len() >= n {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("contact {id}: fewer than {n} {kind} events");
+    }
+}
+
 /// The kinds of a contact's timeline, in order.
 pub fn kinds(contact: &Value) -> Vec<String> {
     contact["events"]
