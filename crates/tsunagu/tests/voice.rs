@@ -41,15 +41,8 @@ async fn a_caller_goes_through_the_ivr_and_queue_to_an_agent_phone() {
         .speak()
         .speak();
     let call = tokio::spawn({
-        let demo_sip = demo.sip.clone();
-        let base = demo.base.clone();
-        async move {
-            let d = DemoRef {
-                sip: demo_sip,
-                base,
-            };
-            d.call(caller, "0501234567").await
-        }
+        let sip = demo.sip.clone();
+        async move { caller.call_at(&sip, "0501234567", true).await }
     });
     // Nobody is available: the caller waits in the support queue with music.
     let c = demo.call_since(&sv, started).await;
@@ -59,10 +52,10 @@ async fn a_caller_goes_through_the_ivr_and_queue_to_an_agent_phone() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     suzuki.set_state("available").await;
     let code = call.await.unwrap();
-    let done = demo
-        .wait_status(&sv, id, "wrap_up", Duration::from_secs(10))
+    demo.wait_status(&sv, id, "wrap_up", Duration::from_secs(10))
         .await;
     assert_eq!(code, 0, "sipp failed; server log:\n{}", demo.log());
+    let done = demo.wait_events(&sv, id, "media", 2).await;
 
     // The record: the IVR path, the queue, the ring, the talk, who hung up, RTP figures.
     let k = kinds(&done);
@@ -215,18 +208,6 @@ async fn a_caller_goes_through_the_ivr_and_queue_to_an_agent_phone() {
     );
     assert!(support["aht_secs"].as_f64().unwrap() >= talk_secs - 1.0);
     let _ = admin;
-}
-
-/// What a spawned task needs to place a call (the demo itself stays with the test).
-struct DemoRef {
-    sip: String,
-    base: String,
-}
-
-impl DemoRef {
-    async fn call(&self, caller: Caller, number: &str) -> i32 {
-        caller.call_at(&self.sip, number, true).await
-    }
 }
 
 /// A quick IVR for the tests that are not about the greeting: a beep, then the menu.
@@ -472,8 +453,7 @@ async fn hold_monitoring_recording_pause_and_transfers() {
     });
     let c = demo.call_since(&sv, started).await;
     let id = c["id"].as_i64().unwrap();
-    let connected = demo
-        .wait_status(&sv, id, "connected", Duration::from_secs(15))
+    demo.wait_status(&sv, id, "connected", Duration::from_secs(15))
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let connected = sv.ok(&format!("/api/contacts/{id}")).await;
