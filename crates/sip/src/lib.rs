@@ -18,6 +18,9 @@ pub mod digest;
 pub mod registrar;
 pub mod server;
 
+#[cfg(test)]
+mod parse_fuzz;
+
 pub use registrar::{Binding, Registrar, Transport};
 pub use server::{
     start, DialTarget, Directory, EndCause, LegId, SipAccount, SipConfig, SipEvent, SipHandle,

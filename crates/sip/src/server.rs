@@ -301,7 +301,7 @@ async fn incoming_loop(
 
 /// A request whose Content-Length does not match its body (RFC 3261 §18.3: over UDP a
 /// message is cut short or padded) is refused rather than guessed at.
-fn body_length_mismatch(req: &rsip::Request) -> bool {
+pub(crate) fn body_length_mismatch(req: &rsip::Request) -> bool {
     req.headers.iter().any(|h| match h {
         Header::ContentLength(l) => l
             .value()
@@ -676,7 +676,7 @@ async fn state_loop(
 }
 
 /// `application/dtmf-relay` (Signal=5) or `application/dtmf` (5) bodies.
-fn dtmf_relay(body: &[u8]) -> Option<char> {
+pub(crate) fn dtmf_relay(body: &[u8]) -> Option<char> {
     let text = String::from_utf8_lossy(body);
     for line in text.lines() {
         let line = line.trim();
