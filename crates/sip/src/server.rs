@@ -922,6 +922,11 @@ impl SipHandle {
         });
     }
 
+    /// Legs (dialogs) still open, including those being hung up.
+    pub fn open_legs(&self) -> usize {
+        self.shared.state.lock().expect("sip state").legs.len()
+    }
+
     /// Stops the server (transports, transactions, dialogs).
     pub fn shutdown(&self) {
         self.cancel.cancel();

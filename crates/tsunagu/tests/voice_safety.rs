@@ -439,3 +439,38 @@ async fn after_a_crash_interrupted_calls_are_closed_with_a_cause() {
 async fn suzuki_again(demo: &Demo) -> common::Client {
     demo.login("suzuki", AGENT_PW).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hangs_up_calls_and_closes_them_with_the_cause() {
+    let demo = Demo::start().await;
+    demo.use_flow("fast", FAST_FLOW).await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    // The caller waits in the queue until the center hangs up.
+    let call = tokio::spawn({
+        let sip = demo.sip.clone();
+        async move {
+            Caller::new("0312345678")
+                .pause(800)
+                .digit('2')
+                .call_at(&sip, "100", false)
+                .await
+        }
+    });
+    let c = demo.call_since(&sv, started).await;
+    let id = c["id"].as_i64().unwrap();
+    demo.wait_status(&sv, id, "queued", Duration::from_secs(15))
+        .await;
+    // The caller's script is past its digit and waits for the BYE.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let demo = demo.restart_after_sigterm().await;
+    assert_eq!(call.await.unwrap(), 0, "the caller got a BYE");
+    let sv = demo.sv().await;
+    let v = sv.ok(&format!("/api/contacts/{id}")).await;
+    assert_eq!(v["contact"]["status"], "abandoned", "{v:#}");
+    assert_eq!(v["contact"]["end_reason"], "system:shutdown");
+    assert!(
+        !kinds(&v).contains(&"recovered".to_string()),
+        "closed before the restart, not by recovery"
+    );
+}

@@ -953,15 +953,17 @@ impl Shell {
 
     async fn shutdown(&mut self) {
         let t = now();
-        let contacts = self.switch.contacts();
         info!(
-            calls = contacts.len(),
+            calls = self.switch.call_count(),
             "telephony stopping: hanging up calls"
         );
-        for c in contacts {
-            let _ = self.switch.hangup(c, t);
-        }
+        self.switch.end_all("shutdown", t);
         self.execute_all();
+        // Let the BYEs and CANCELs go out and be answered before the transports close.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while self.sip.open_legs() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         if let Some(link) = self.link.take() {
             link.close().await;
         }

@@ -129,6 +129,34 @@ impl Demo {
         let mut me = self;
         let _ = me.child.kill();
         let _ = me.child.wait();
+        me.respawn().await
+    }
+
+    /// Stops the server with SIGTERM (it shuts down gracefully) and starts it again.
+    pub async fn restart_after_sigterm(self) -> Demo {
+        let mut me = self;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(me.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = tokio::task::spawn_blocking({
+            let mut child = std::mem::replace(&mut me.child, Command::new("true").spawn().unwrap());
+            move || child.wait()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            status.success(),
+            "graceful shutdown exits 0: {status:?}\n{}",
+            me.log()
+        );
+        me.respawn().await
+    }
+
+    async fn respawn(self) -> Demo {
+        let mut me = self;
         let log = std::fs::OpenOptions::new()
             .append(true)
             .open(me.dir.path().join("server.log"))
@@ -545,11 +573,24 @@ impl Caller {
         if self.echo {
             cmd.arg("-rtp_echo");
         }
+        cmd.arg("-trace_err");
         let status = cmd
             .status()
             .await
             .expect("sipp is installed (./scripts/test installs it)");
-        status.code().unwrap_or(-1)
+        let code = status.code().unwrap_or(-1);
+        if code != 0 {
+            // sipp's account of what went wrong, for the test's output.
+            for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                if e.file_name().to_string_lossy().contains("errors") {
+                    eprintln!(
+                        "sipp errors:\n{}",
+                        std::fs::read_to_string(e.path()).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        code
     }
 }
 

@@ -498,4 +498,14 @@ impl Switch {
         self.after_step();
         Ok(())
     }
+
+    /// Hangs up every call (the server is stopping); their contacts close with `cause`.
+    pub fn end_all(&mut self, cause: &str, now: i64) {
+        self.now = now.max(self.now);
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
+        for call in calls {
+            self.end_call(call, Side::System, cause, None);
+        }
+        self.after_step();
+    }
 }
