@@ -33,7 +33,7 @@ use tsunagu_media::core::CoreConfig;
 use tsunagu_media::engine::{EngineConfig, MediaEngine};
 use tsunagu_sip::{Binding, SipConfig, TrunkAuth};
 use tsunagu_store::Store;
-use tsunagu_voice::{CallKind, MonitorMode, Party, Switch, SwitchConfig};
+use tsunagu_voice::{MonitorMode, Party, Switch, SwitchConfig};
 
 use crate::center::{Center, Clock, SystemClock};
 pub use flows::FlowCache;
@@ -172,23 +172,8 @@ impl CallCommand {
             CallCommand::ConsultCancel { contact } => sw.consult_cancel(contact, now),
             CallCommand::BlindTransfer { contact, party } => sw.blind_transfer(contact, party, now),
             CallCommand::Hangup { contact } => sw.hangup(contact, now),
-            CallCommand::Outbound {
-                contact,
-                agent,
-                number,
-                record,
-                ..
-            } => sw
-                .start_outbound(
-                    CallKind::ClickToCall,
-                    contact,
-                    agent,
-                    &number,
-                    None,
-                    record,
-                    now,
-                )
-                .map(|_| ()),
+            // The shell starts outbound calls itself (it must note the call's tenant).
+            CallCommand::Outbound { .. } => Err("outbound calls start in the shell".into()),
         }
     }
 }

@@ -192,13 +192,33 @@ impl Shell {
             }
             Msg::Directive(tenant, d) => self.directive(tenant, d),
             Msg::Command(cmd, reply) => {
-                if let super::CallCommand::Outbound {
-                    tenant_id, contact, ..
-                } = &cmd
-                {
-                    self.contact_tenant.insert(*contact, *tenant_id);
-                }
-                let r = cmd.apply(&mut self.switch, t);
+                let r = match cmd {
+                    super::CallCommand::Outbound {
+                        tenant_id,
+                        contact,
+                        agent,
+                        number,
+                        record,
+                    } => {
+                        // The call's tenant must be known before its first output (the
+                        // agent's phone is looked up in the tenant's directory).
+                        self.contact_tenant.insert(contact, tenant_id);
+                        self.switch
+                            .start_outbound(
+                                CallKind::ClickToCall,
+                                contact,
+                                agent,
+                                &number,
+                                None,
+                                record,
+                                t,
+                            )
+                            .map(|call| {
+                                self.call_tenant.insert(call, tenant_id);
+                            })
+                    }
+                    other => other.apply(&mut self.switch, t),
+                };
                 let _ = reply.send(r);
             }
             Msg::Incoming(i) => {

@@ -94,7 +94,7 @@ impl Demo {
         let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
             .args(&args)
             .env("RUST_LOG", "info,rsipstack=warn,sqlx=warn")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("start tsunagu");
@@ -176,7 +176,7 @@ impl Demo {
                 &format!("{lo}-{hi}"),
             ])
             .env("RUST_LOG", "info,rsipstack=warn,sqlx=warn")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("restart tsunagu");
@@ -637,3 +637,136 @@ pub fn window(s: &[f64], from: f64, to: f64) -> &[f64] {
     let b = ((to * 8000.0) as usize).min(s.len());
     &s[a..b]
 }
+
+/// sipp as the carrier behind the trunk: it answers the calls the center places (after
+/// ringing), echoes their audio, and waits for the center's BYE. Every message is kept.
+pub struct Carrier {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+impl Carrier {
+    /// Takes `calls` calls, then exits.
+    pub fn start(calls: u32) -> Carrier {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("carrier.xml");
+        std::fs::write(&file, CARRIER_SCENARIO).unwrap();
+        let port = free_port();
+        let media = rtp_range(10).0;
+        let child = tokio::process::Command::new("sipp")
+            .args(["-sf", &file.display().to_string(), "-m", &calls.to_string()])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mp", &media.to_string(), "-rtp_echo", "-nostdin"])
+            .args([
+                "-timeout",
+                "120s",
+                "-timeout_error",
+                "-trace_msg",
+                "-trace_err",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp is installed (./scripts/test installs it)");
+        Carrier { port, dir, child }
+    }
+
+    /// Waits for sipp to finish its calls; returns its exit code.
+    pub async fn finish(&mut self, within: Duration) -> i32 {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(s) => s.unwrap().code().unwrap_or(-1),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                -2
+            }
+        }
+    }
+
+    /// Every message sipp sent and received so far.
+    pub fn messages(&self) -> String {
+        let mut all = String::new();
+        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.ends_with("_messages.log") || name.ends_with("_errors.log") {
+                all += &std::fs::read_to_string(e.path()).unwrap_or_default();
+            }
+        }
+        all
+    }
+
+    /// The request lines and From headers of the INVITEs that reached the carrier.
+    pub fn invites(&self) -> Vec<(String, String)> {
+        let text = self.messages();
+        let mut out = Vec::new();
+        let mut lines = text.lines().peekable();
+        while let Some(l) = lines.next() {
+            if l.starts_with("INVITE ") {
+                let mut from = String::new();
+                for h in lines.by_ref() {
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if h.to_ascii_lowercase().starts_with("from:") {
+                        from = h.to_string();
+                    }
+                }
+                out.push((l.to_string(), from));
+            }
+        }
+        out
+    }
+}
+
+const CARRIER_SCENARIO: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier">
+<recv request="INVITE" crlf="true"/>
+<send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]C[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+<pause milliseconds="400"/>
+<send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]C[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+
+]]></send>
+<recv request="ACK" rtd="true" crlf="true"/>
+<recv request="BYE" timeout="90000"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
