@@ -286,6 +286,21 @@ pub fn load(file: &str, text: &str, checks: &Checks) -> Result<Flow, FlowErrors>
                     bad("max_secs must be between 5 and 600".into());
                 }
             }
+            Node::Transfer(t) => {
+                // A dialable number: digits with the usual separators, optionally +.
+                let digits: String = t.number.chars().filter(char::is_ascii_digit).collect();
+                let shape_ok = t
+                    .number
+                    .trim_start_matches('+')
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || matches!(ch, '-' | ' ' | '(' | ')'));
+                if !shape_ok || !(3..=15).contains(&digits.len()) {
+                    bad(format!(
+                        "number `{}` is not a phone number (3 to 15 digits, optionally + and - ( ) spaces)",
+                        t.number
+                    ));
+                }
+            }
             Node::Play(_) | Node::Language(_) | Node::Hangup(_) => {}
         }
     }

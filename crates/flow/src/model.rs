@@ -35,7 +35,7 @@
 //! ```
 //!
 //! Node types: `play`, `menu`, `collect`, `hours`, `set`, `http`, `branch`, `language`,
-//! `queue`, `callback`, `voicemail`, `hangup`. See each struct for its fields.
+//! `queue`, `callback`, `voicemail`, `transfer`, `hangup`. See each struct for its fields.
 
 use std::collections::BTreeMap;
 
@@ -101,6 +101,7 @@ pub enum Node {
     Queue(QueueNode),
     Callback(Callback),
     Voicemail(Voicemail),
+    Transfer(Transfer),
     Hangup(Hangup),
 }
 
@@ -268,6 +269,22 @@ pub struct Voicemail {
     pub done_prompt: Option<Prompts>,
 }
 
+/// Forwards the caller to an external number through the tenant's trunk (外線転送: e.g. an
+/// on-call phone after hours, a partner's line). The caller hears music while it rings;
+/// when it answers the two talk and the flow is over. If it does not answer (busy,
+/// unreachable, no answer within the switch's ring timeout) the flow goes on at
+/// `on_failure`, or the call ends.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    pub number: String,
+    /// Played before dialing (e.g. "connecting you").
+    #[serde(default)]
+    pub prompt: Option<Prompts>,
+    #[serde(default)]
+    pub on_failure: Option<String>,
+}
+
 /// Ends the call, optionally after a prompt.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -345,6 +362,11 @@ impl Node {
                     t.push(("on_max_wait".into(), m));
                 }
             }
+            Node::Transfer(n) => {
+                if let Some(f) = &n.on_failure {
+                    t.push(("on_failure".into(), f));
+                }
+            }
             Node::Callback(_) | Node::Voicemail(_) | Node::Hangup(_) => {}
         }
         t
@@ -376,6 +398,7 @@ impl Node {
                 add(&n.done_prompt);
             }
             Node::Hangup(n) => add(&n.prompt),
+            Node::Transfer(n) => add(&n.prompt),
             _ => {}
         }
         p
@@ -394,6 +417,7 @@ impl Node {
             Node::Queue(_) => "queue",
             Node::Callback(_) => "callback",
             Node::Voicemail(_) => "voicemail",
+            Node::Transfer(_) => "transfer",
             Node::Hangup(_) => "hangup",
         }
     }

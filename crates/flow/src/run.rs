@@ -22,6 +22,10 @@ pub enum Input {
     MaxWait,
     /// The voicemail recording finished.
     VoicemailDone,
+    /// The number of the last `Transfer` answered: the flow is over.
+    TransferAnswered,
+    /// The number of the last `Transfer` did not answer (why: busy, no answer, …).
+    TransferFailed(String),
 }
 
 /// What the call should do.
@@ -57,6 +61,11 @@ pub enum Step {
         queue: String,
         max_secs: u32,
     },
+    /// Dial `number` through the trunk and connect the caller to it; report
+    /// `TransferAnswered` or `TransferFailed`.
+    Transfer {
+        number: String,
+    },
     Hangup,
     /// For the contact's timeline (the IVR path).
     Log {
@@ -73,6 +82,7 @@ enum After {
     Hangup,
     Beep { queue: String, max_secs: u32 },
     Record { queue: String, max_secs: u32 },
+    Transfer { number: String },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +93,7 @@ enum Phase {
     Http,
     Queued { queue: String, callback: bool },
     Voicemail,
+    Transferring,
     Ended,
 }
 
@@ -208,6 +219,22 @@ impl Run {
                     None => self.hangup(),
                 }
             }
+            (Input::TransferAnswered, Phase::Transferring) => {
+                self.log("transfer_answered", Value::Null);
+                self.deadline = None;
+                self.phase = Phase::Ended;
+            }
+            (Input::TransferFailed(why), Phase::Transferring) => {
+                self.log("transfer_failed", json!({ "reason": why }));
+                let target = match self.current() {
+                    Some(Node::Transfer(t)) => t.on_failure.clone(),
+                    _ => None,
+                };
+                match target {
+                    Some(t) => self.enter(&t),
+                    None => self.hangup(),
+                }
+            }
             (Input::VoicemailDone, Phase::Voicemail) => {
                 let done = match self.current() {
                     Some(Node::Voicemail(v)) => v.done_prompt.clone().map(|p| p.names()),
@@ -252,6 +279,12 @@ impl Run {
         };
     }
 
+    fn transfer(&mut self, number: String) {
+        self.log("transfer", json!({ "to": number }));
+        self.phase = Phase::Transferring;
+        self.steps.push_back(Step::Transfer { number });
+    }
+
     fn hangup(&mut self) {
         self.deadline = None;
         self.phase = Phase::Ended;
@@ -271,6 +304,7 @@ impl Run {
                 }
             }
             After::Hangup => self.hangup(),
+            After::Transfer { number } => self.transfer(number),
             After::Beep { queue, max_secs } => self.play(
                 vec!["beep".into()],
                 false,
@@ -425,6 +459,16 @@ impl Run {
                     max_secs: v.max_secs,
                 },
             ),
+            Node::Transfer(t) => match t.prompt {
+                Some(p) => self.play(
+                    p.names(),
+                    false,
+                    After::Transfer {
+                        number: t.number.clone(),
+                    },
+                ),
+                None => self.transfer(t.number.clone()),
+            },
             Node::Hangup(h) => match h.prompt {
                 Some(p) => self.play(p.names(), false, After::Hangup),
                 None => self.hangup(),

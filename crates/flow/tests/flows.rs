@@ -51,6 +51,23 @@ fn mistakes_are_reported_with_line_numbers() {
         vec!["f.toml:4:1: node `a` (play): next goes to `b`, which is not a node"]
     );
 
+    let e = errors("name = \"x\"\nstart = \"a\"\n\n[nodes.a]\ntype = \"transfer\"\nnumber = \"call me\"\non_failure = \"nowhere\"\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter()
+            .all(|x| x.starts_with("f.toml:4:1: node `a` (transfer)")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|x| x.contains("`call me` is not a phone number")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|x| x.contains("on_failure goes to `nowhere`")),
+        "{e:?}"
+    );
+
     let e = errors("name = \"x\"\nstart = \"a\"\n[nodes.a]\ntype = \"dance\"\n");
     assert_eq!(e.len(), 1);
     assert!(

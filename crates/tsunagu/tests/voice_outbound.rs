@@ -302,3 +302,42 @@ async fn a_caller_leaves_a_callback_request_and_is_called_back() {
     let queued = events(&done, "queued");
     assert!(!queued.is_empty(), "{done:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ivr_forwards_a_caller_to_an_external_number() {
+    let mut carrier = Carrier::start(1);
+    let demo = Demo::start_with(DemoOptions {
+        carrier: Some(carrier.port),
+    })
+    .await;
+    demo.use_flow(
+        "forward",
+        "name = \"forward\"\nstart = \"out\"\nlanguage = \"ja\"\n\n[nodes.out]\ntype = \"transfer\"\nnumber = \"+81 90-3333-4444\"\n",
+    )
+    .await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .speak()
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0, "{}", demo.log());
+    assert_eq!(
+        carrier.finish(Duration::from_secs(20)).await,
+        0,
+        "{}",
+        carrier.messages()
+    );
+    assert_dialed(&carrier, "09033334444");
+    let c = demo.call_since(&sv, started).await;
+    let id = c["id"].as_i64().unwrap();
+    let done = demo.wait_events(&sv, id, "media", 2).await;
+    assert_eq!(
+        done["contact"]["end_reason"], "system:forwarded_external",
+        "{done:#}"
+    );
+    let ext = leg(&done, "external");
+    // The caller's speech went out and the carrier's echo of it came back.
+    assert!(ext["packets_sent"].as_u64().unwrap() >= 200, "{ext}");
+    assert!(ext["packets_received"].as_u64().unwrap() >= 200, "{ext}");
+}

@@ -962,3 +962,99 @@ fn recording_pause_and_resume() {
         .any(|x| matches!(x, Out::RecordPause { paused: false, .. })));
     assert!(h.sw.pause_recording(12345, true, h.now).is_err());
 }
+
+const FORWARD_FLOW: &str = r#"
+name = "fwd"
+start = "out"
+language = "ja"
+
+[nodes.out]
+type = "transfer"
+number = "090-1111-2222"
+on_failure = "sorry"
+
+[nodes.sorry]
+type = "hangup"
+prompt = "closed"
+"#;
+
+/// An inbound call whose flow forwards it at once; returns the forward's Locate outputs.
+fn forwarded_call(h: &mut H) -> Vec<Out> {
+    let flow = Arc::new(load("fwd.toml", FORWARD_FLOW, &Checks::none()).unwrap());
+    let o = h.sip(SipIn::Incoming {
+        leg: CUSTOMER,
+        tenant_id: 1,
+        caller: "0312345678".into(),
+        caller_name: None,
+        called: "0501234567".into(),
+        offer: Some(offer_sdp(4000)),
+        flow: Some(flow),
+        call_id: "c1".into(),
+    });
+    let call = o
+        .iter()
+        .find_map(|x| match x {
+            Out::CreateContact { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    h.center(CenterIn::ContactCreated {
+        call,
+        contact: CONTACT,
+    });
+    h.sw.handle_leg_ready(CUSTOMER, 20_000, h.now);
+    let o = h.drain();
+    assert!(
+        o.iter().any(|x| matches!(
+            x,
+            Out::Locate { party: Party::Number(n), .. } if n == "090-1111-2222"
+        )),
+        "{o:?}"
+    );
+    assert_eq!(
+        prompts_of(&o, CUSTOMER),
+        vec!["moh"],
+        "music while it rings"
+    );
+    o
+}
+
+#[test]
+fn the_ivr_forwards_a_caller_to_an_external_number() {
+    let mut h = H::new();
+    let o = forwarded_call(&mut h);
+    let trunk = PhoneTarget {
+        trunk: Some("carrier".into()),
+        ..phone(9)
+    };
+    let (fwd, _) = h.complete_dial(&o, trunk);
+    let o = h.answer(fwd, 7000);
+    assert_eq!(heard(&o, CUSTOMER), Some(SourceSpec::Relay(fwd)));
+    assert_eq!(heard(&o, fwd), Some(SourceSpec::Relay(CUSTOMER)));
+    assert!(
+        ends(&o)
+            .iter()
+            .any(|(c, _, why)| *c == CONTACT && why == "forwarded_external"),
+        "the contact is over once the number answered: {o:?}"
+    );
+    // The external party hangs up: the caller is hung up too.
+    let o = h.sip(SipIn::Ended {
+        leg: fwd,
+        cause: "bye".into(),
+    });
+    assert_eq!(hangups(&o), vec![CUSTOMER]);
+}
+
+#[test]
+fn a_forward_nobody_answers_goes_on_with_the_flow() {
+    let mut h = H::new();
+    let o = forwarded_call(&mut h);
+    let (fwd, _) = h.complete_dial(&o, phone(9));
+    let o = h.sip(SipIn::Failed {
+        leg: fwd,
+        code: 486,
+        reason: "Busy Here".into(),
+    });
+    assert_eq!(prompts_of(&o, CUSTOMER), vec!["closed"], "{o:?}");
+    assert!(ends(&o).is_empty(), "the flow still has the caller");
+}

@@ -25,6 +25,8 @@ pub(crate) enum Role {
     Blind,
     /// An external party the customer was transferred to.
     External,
+    /// An external number the IVR forwards the caller to, ringing.
+    Forward,
     Monitor(AgentId),
 }
 
@@ -161,6 +163,8 @@ pub(crate) struct Call {
     pub blind: Option<(Party, LegId, AgentId)>,
     /// The external party after a transfer out.
     pub external: Option<LegId>,
+    /// The number the IVR forwards the caller to, ringing.
+    pub forward: Option<LegId>,
     pub connected_at: i64,
     pub held: bool,
     pub record: bool,
@@ -204,6 +208,7 @@ impl Call {
             agent: None,
             consult: None,
             blind: None,
+            forward: None,
             external: None,
             connected_at: 0,
             held: false,
@@ -239,6 +244,7 @@ impl Call {
         v.extend(self.consult.as_ref().map(|c| c.leg));
         v.extend(self.blind.as_ref().map(|b| b.1));
         v.extend(self.external);
+        v.extend(self.forward);
         v.extend(self.monitors.iter().map(|m| m.leg));
         v
     }

@@ -178,6 +178,7 @@ impl Switch {
                 }
                 self.refresh_sources(call);
             }
+            Role::Forward => self.forward_answered(call, leg),
             Role::External => {}
         }
     }
@@ -215,6 +216,7 @@ impl Switch {
                     c.monitors.retain(|m| m.supervisor != s);
                 }
             }
+            Role::Forward => self.forward_failed(call, code, reason),
             Role::External => self.end_call(call, Side::System, reason, None),
         }
     }

@@ -319,7 +319,7 @@ impl Switch {
     }
 
     /// The contact is over for the center while the call itself goes on.
-    fn close_contact(&mut self, call: CallId, side: Side, cause: &str) {
+    pub(super) fn close_contact(&mut self, call: CallId, side: Side, cause: &str) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

@@ -137,12 +137,68 @@ impl Switch {
                     let at = self.now + i64::from(max_secs) * 1000;
                     self.arm(at, call, Timer::VoicemailEnd(g));
                 }
+                Step::Transfer { number } => {
+                    c.play_token = None;
+                    let leg = self.dial(call, Role::Forward, Party::Number(number.clone()));
+                    let c = self.calls.get_mut(&call).expect("call");
+                    c.forward = Some(leg);
+                    c.phase = Phase::Transferring;
+                    self.event(
+                        call,
+                        "external_transfer",
+                        None,
+                        json!({ "to": number, "how": "ivr" }),
+                    );
+                    // The caller hears music while it rings.
+                    self.refresh_sources(call);
+                }
                 Step::Hangup => {
                     self.end_call(call, Side::System, "ivr", None);
                     return;
                 }
             }
         }
+    }
+
+    /// The number the IVR forwarded the caller to answered: the two talk, the contact is
+    /// over (the center's part in the call has ended).
+    pub(super) fn forward_answered(&mut self, call: CallId, leg: LegId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.forward != Some(leg) {
+            return;
+        }
+        c.forward = None;
+        c.external = Some(leg);
+        c.phase = Phase::External;
+        if let Some(f) = c.flow.as_mut() {
+            f.handle(FlowInput::TransferAnswered, self.now);
+        }
+        self.legs.insert(leg, (call, Role::External));
+        self.run_flow(call);
+        self.close_contact(call, Side::System, "forwarded_external");
+        self.refresh_sources(call);
+    }
+
+    /// The forward did not answer: the flow goes on (its `on_failure`, or hang up).
+    pub(super) fn forward_failed(&mut self, call: CallId, code: u16, reason: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.forward.take().is_none() {
+            return;
+        }
+        c.phase = Phase::Ivr;
+        let leg = c.customer;
+        if let Some(f) = c.flow.as_mut() {
+            f.handle(
+                FlowInput::TransferFailed(format!("{code} {reason}")),
+                self.now,
+            );
+        }
+        self.set_source(call, leg, SourceSpec::Silence);
+        self.run_flow(call);
     }
 
     pub(super) fn play_done(&mut self, leg: LegId, token: u64) {

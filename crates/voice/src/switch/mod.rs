@@ -687,6 +687,10 @@ impl Switch {
                 self.blind_failed(call, 0, cause);
             }
             Role::External => self.end_call(call, Side::System, cause, Some(leg)),
+            Role::Forward => {
+                self.forget_leg(leg, false);
+                self.forward_failed(call, 0, cause);
+            }
             Role::Monitor(s) => self.stop_monitor_leg(call, s, false),
         }
     }
@@ -811,7 +815,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Agent(_) => "agent",
         Role::Consult => "consult",
         Role::Blind => "transfer",
-        Role::External => "external",
+        Role::External | Role::Forward => "external",
         Role::Monitor(_) => "monitor",
     }
 }
