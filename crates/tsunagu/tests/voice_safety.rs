@@ -474,3 +474,46 @@ async fn sigterm_hangs_up_calls_and_closes_them_with_the_cause() {
         "closed before the restart, not by recovery"
     );
 }
+
+/// A burst of callers who hang up at once leaves every contact closed. (A caller who hung
+/// up while the call's contact was still being written used to leave it open for good —
+/// the call was forgotten before the contact's tenant was known. That race needs a center
+/// behind on its commits; scripts/bench-voice at 1,000 calls/s showed it, this burst in a
+/// debug build does not always reach it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_hanging_up_at_once_leave_no_contact_open() {
+    let demo = Demo::start().await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .repeat(300, 300)
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0, "{}", demo.log());
+    let mut open = Vec::new();
+    for _ in 0..100 {
+        let list = sv.ok("/api/contacts?limit=1000").await;
+        let ours: Vec<&Value> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["channel"] == "voice"
+                    && c["created_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .is_some_and(|t| t.as_millisecond() >= started)
+            })
+            .collect();
+        open = ours
+            .iter()
+            .filter(|c| c["ended_at"].is_null())
+            .map(|c| c["id"].clone())
+            .collect();
+        if ours.len() == 300 && open.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("contacts left open: {open:?}\n{}", demo.log());
+}

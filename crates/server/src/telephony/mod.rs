@@ -187,6 +187,12 @@ pub(crate) enum Msg {
     /// An inbound call with its flow looked up.
     Incoming(Box<shell::Incoming>),
     Center(tsunagu_voice::CenterIn),
+    /// The contact of an inbound call was written (the center's answer).
+    ContactCreated {
+        tenant: i64,
+        call: u64,
+        contact: i64,
+    },
     /// A call's contact could not be created: drop the call.
     CallFailed {
         call: u64,

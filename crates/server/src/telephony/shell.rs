@@ -237,12 +237,19 @@ impl Shell {
                     t,
                 );
             }
+            Msg::ContactCreated {
+                tenant,
+                call,
+                contact,
+            } => {
+                // The tenant comes with the message: the call may be over already (the
+                // caller hung up while the contact was being written), and its contact
+                // must still be closed in the right tenant.
+                self.contact_tenant.insert(contact, tenant);
+                self.switch
+                    .handle_center(CenterIn::ContactCreated { call, contact }, t);
+            }
             Msg::Center(ev) => {
-                if let CenterIn::ContactCreated { call, contact } = ev {
-                    if let Some(&tenant) = self.call_tenant.get(&call) {
-                        self.contact_tenant.insert(contact, tenant);
-                    }
-                }
                 self.switch.handle_center(ev, t);
             }
             Msg::CallFailed { call, cause } => {
@@ -629,10 +636,11 @@ impl Shell {
             } => {
                 self.call_tenant.insert(call, tenant_id);
                 let then: Then = Some(Box::new(move |r| match r {
-                    Ok(VoiceReply::Contact(row)) => Some(Msg::Center(CenterIn::ContactCreated {
+                    Ok(VoiceReply::Contact(row)) => Some(Msg::ContactCreated {
+                        tenant: tenant_id,
                         call,
                         contact: row.id,
-                    })),
+                    }),
                     Ok(other) => Some(Msg::CallFailed {
                         call,
                         cause: format!("unexpected answer {other:?}"),

@@ -449,6 +449,8 @@ pub struct Caller {
     steps: Vec<String>,
     from: String,
     echo: bool,
+    /// How many calls sipp places, and at what rate per second.
+    repeat: (u32, u32),
 }
 
 pub const SPEECH_PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
@@ -459,12 +461,19 @@ impl Caller {
             steps: Vec::new(),
             from: from.into(),
             echo: false,
+            repeat: (1, 10),
         }
     }
 
     /// Echo whatever it hears back (so what reached the caller shows up in recordings).
     pub fn echo(mut self) -> Caller {
         self.echo = true;
+        self
+    }
+
+    /// Places `calls` calls of this script at `rate` per second (all must succeed).
+    pub fn repeat(mut self, calls: u32, rate: u32) -> Caller {
+        self.repeat = (calls, rate);
         self
     }
 
@@ -553,7 +562,9 @@ impl Caller {
             number,
             sip,
             "-m",
-            "1",
+            &self.repeat.0.to_string(),
+            "-r",
+            &self.repeat.1.to_string(),
             "-i",
             "127.0.0.1",
         ])
