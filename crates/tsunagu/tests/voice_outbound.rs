@@ -341,3 +341,42 @@ async fn the_ivr_forwards_a_caller_to_an_external_number() {
     assert!(ext["packets_sent"].as_u64().unwrap() >= 200, "{ext}");
     assert!(ext["packets_received"].as_u64().unwrap() >= 200, "{ext}");
 }
+
+/// Regression: a `callback` node without `queue`, reached at the queue's max wait, used to
+/// create no request (the center had closed the contact and forgot its queue) while the
+/// caller heard the confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_node_after_max_wait_takes_the_queue_waited_in() {
+    let demo = Demo::start().await;
+    demo.use_flow(
+        "maxwait",
+        "name = \"maxwait\"\nstart = \"q\"\nlanguage = \"ja\"\n\n[nodes.q]\ntype = \"queue\"\nqueue = \"support\"\nannounce_secs = 0\non_max_wait = \"cb\"\n\n[nodes.cb]\ntype = \"callback\"\n",
+    )
+    .await;
+    let support = demo
+        .tune_queue(
+            "support",
+            json!({ "max_wait_secs": 10, "overflow_queue_id": null }),
+        )
+        .await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("09055556666").call(&demo, "100", false).await;
+    assert_eq!(code, 0, "the center hung up after its confirmation");
+    let list = sv.ok("/api/contacts?limit=50").await;
+    let callback = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["direction"] == "outbound"
+                && c["created_at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .is_some_and(|t| t.as_millisecond() >= started)
+        })
+        .unwrap_or_else(|| panic!("no callback contact: {list:#}\n{}", demo.log()))
+        .clone();
+    assert_eq!(callback["queue_id"].as_i64(), Some(support), "{callback:#}");
+    assert_eq!(callback["status"], "queued", "{callback:#}");
+}

@@ -334,9 +334,6 @@ impl TenantActor {
             }
             // In the IVR or already closed (max wait): a new contact, at the original place.
             _ => {
-                let Some(q) = target.filter(|q| self.queues.contains_key(q)) else {
-                    return Err(field("queue", "a callback needs a queue"));
-                };
                 let original = match open {
                     Some(c) => Some(c),
                     None => self
@@ -344,6 +341,11 @@ impl TenantActor {
                         .contact(self.tenant.id, contact)
                         .await
                         .map_err(|e| CenterError::Unavailable(e.to_string()))?,
+                };
+                // Closed at its max wait: the queue it waited in, from the stored row.
+                let target = target.or(original.as_ref().and_then(|c| c.queue_id));
+                let Some(q) = target.filter(|q| self.queues.contains_key(q)) else {
+                    return Err(field("queue", "a callback needs a queue"));
                 };
                 let arrived = original.as_ref().and_then(|c| c.queued_at).unwrap_or(now);
                 if status == Some(ContactStatus::Ivr) {
