@@ -6,6 +6,7 @@
 //! * `reason` — not-ready reason codes (休憩, 会議, 研修, …).
 //! * `phone`, `email` — normalization for storage and screen-pop lookup (E.164, JP numbers).
 //! * `kpi` — the KPI formulas of DESIGN.md §3, computed from stored events.
+//! * `ivr_kpi` — what became of inbound calls in the IVR (abandons, containment, to queue).
 //! * `validate` — field-level errors that name the field and the problem.
 //!
 //! Routing vocabulary (channels, strategies, agent status) comes from `tsunagu-acd` and is
@@ -14,6 +15,7 @@
 pub mod contact;
 pub mod email;
 pub mod ids;
+pub mod ivr_kpi;
 pub mod kpi;
 pub mod phone;
 pub mod reason;

@@ -82,3 +82,26 @@ pub async fn queue_kpis(
     };
     Ok(kpi::queue_kpis(&query, &specs, &visits, &statuses))
 }
+
+/// What became of the inbound calls that came in during [from, to) in the IVR.
+pub async fn ivr_kpis(
+    store: &Store,
+    tenant: &TenantRow,
+    from: i64,
+    to: i64,
+) -> StoreResult<tsunagu_domain::ivr_kpi::IvrKpis> {
+    let calls: Vec<tsunagu_domain::ivr_kpi::IvrCall> = store
+        .ivr_calls(tenant.id, from, to)
+        .await?
+        .into_iter()
+        .map(
+            |(created_at, queued_at, ended_at, end_reason)| tsunagu_domain::ivr_kpi::IvrCall {
+                created_at,
+                queued_at,
+                ended_at,
+                end_reason,
+            },
+        )
+        .collect();
+    Ok(tsunagu_domain::ivr_kpi::ivr_kpis(&calls))
+}

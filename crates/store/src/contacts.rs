@@ -113,6 +113,35 @@ impl Store {
         )
     }
 
+    /// The inbound calls that came in during [from, to), for the IVR figures:
+    /// (created_at, queued_at, ended_at, end_reason).
+    pub async fn ivr_calls(
+        &self,
+        tenant_id: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<(i64, Option<i64>, Option<i64>, Option<String>)>> {
+        let q = "SELECT created_at, queued_at, ended_at, end_reason FROM contacts \
+                 WHERE tenant_id = $1 AND channel = 'voice' AND direction = 'inbound' \
+                 AND created_at >= $2 AND created_at < $3";
+        rows(
+            sqlx::query(q)
+                .bind(tenant_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?,
+            |r| {
+                Ok((
+                    r.try_get("created_at")?,
+                    r.try_get("queued_at")?,
+                    r.try_get("ended_at")?,
+                    r.try_get("end_reason")?,
+                ))
+            },
+        )
+    }
+
     /// All events of the contacts that entered a queue in [from, to), ordered by contact
     /// then time: the input of the KPI computation.
     pub async fn kpi_events(

@@ -380,3 +380,108 @@ async fn a_callback_node_after_max_wait_takes_the_queue_waited_in() {
     assert_eq!(callback["queue_id"].as_i64(), Some(support), "{callback:#}");
     assert_eq!(callback["status"], "queued", "{callback:#}");
 }
+
+/// The IVR figures count every inbound call by how it left the IVR: hung up in the menu
+/// (IVR abandon), forwarded, or on to a queue (where hanging up is a queue abandon).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ivr_figures_count_abandons_forwards_and_queued_calls() {
+    let mut carrier = Carrier::start(1);
+    let demo = Demo::start_with(DemoOptions {
+        carrier: Some(carrier.port),
+    })
+    .await;
+    demo.use_flow(
+        "figures",
+        r#"
+name = "figures"
+start = "menu"
+language = "ja"
+
+[nodes.menu]
+type = "menu"
+prompt = "beep"
+options = { "1" = "out", "2" = "support" }
+timeout_secs = 10
+retries = 0
+on_failure = "support"
+
+[nodes.out]
+type = "transfer"
+number = "03-5555-7777"
+
+[nodes.support]
+type = "queue"
+queue = "support"
+announce_secs = 0
+"#,
+    )
+    .await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let sip = demo.sip.clone();
+    assert_eq!(
+        Caller::new("0311110001")
+            .pause(700)
+            .call_at(&sip, "100", true)
+            .await,
+        0
+    );
+    assert_eq!(
+        Caller::new("0311110002")
+            .pause(500)
+            .digit('1')
+            .pause(2000)
+            .call_at(&sip, "100", true)
+            .await,
+        0
+    );
+    assert_eq!(carrier.finish(Duration::from_secs(20)).await, 0);
+    assert_eq!(
+        Caller::new("0311110003")
+            .pause(500)
+            .digit('2')
+            .pause(1500)
+            .call_at(&sip, "100", true)
+            .await,
+        0
+    );
+    let mut k = Value::Null;
+    for _ in 0..50 {
+        let r = sv.ok(&format!("/api/kpi/ivr?from={started}")).await;
+        k = r["kpis"].clone();
+        if k["in_ivr"] == 0 && k["calls"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(k["calls"], 3, "{k:#}");
+    assert_eq!(k["abandoned"], 1, "{k:#}");
+    assert_eq!(k["forwarded"], 1, "{k:#}");
+    assert_eq!(k["to_queue"], 1, "{k:#}");
+    assert_eq!(k["in_ivr"], 0, "{k:#}");
+    assert!(
+        (k["abandon_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9,
+        "{k:#}"
+    );
+    // The queue's own figures count the third call as a queue abandon.
+    let q = sv
+        .ok(&format!("/api/kpi/queues?from={started}&interval=0"))
+        .await;
+    let support = q["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["queue_name"] == "support")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        support["kpis"]["abandoned"].as_u64().unwrap()
+            + support["kpis"]["short_abandoned"].as_u64().unwrap(),
+        1,
+        "{support:#}"
+    );
+    // Bad input names the field.
+    let (s, b) = sv.get("/api/kpi/ivr?from=yesterday-ish").await;
+    assert_eq!(s, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.to_string().contains("from"), "{b}");
+}

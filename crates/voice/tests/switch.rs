@@ -1058,3 +1058,64 @@ fn a_forward_nobody_answers_goes_on_with_the_flow() {
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["closed"], "{o:?}");
     assert!(ends(&o).is_empty(), "the flow still has the caller");
 }
+
+#[test]
+fn hanging_up_after_leaving_a_message_is_not_an_abandon() {
+    let mut h = H::new();
+    let flow = Arc::new(
+        load(
+            "vm.toml",
+            "name = \"vm\"\nstart = \"vm\"\nlanguage = \"ja\"\n\n[nodes.vm]\ntype = \"voicemail\"\nprompt = \"voicemail\"\nqueue = \"sales\"\n",
+            &Checks::none(),
+        )
+        .unwrap(),
+    );
+    let o = h.sip(SipIn::Incoming {
+        leg: CUSTOMER,
+        tenant_id: 1,
+        caller: "0312345678".into(),
+        caller_name: None,
+        called: "0501234567".into(),
+        offer: Some(offer_sdp(4000)),
+        flow: Some(flow),
+        call_id: "c1".into(),
+    });
+    let call = o
+        .iter()
+        .find_map(|x| match x {
+            Out::CreateContact { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    h.center(CenterIn::ContactCreated {
+        call,
+        contact: CONTACT,
+    });
+    h.sw.handle_leg_ready(CUSTOMER, 20_000, h.now);
+    let o = h.drain();
+    assert_eq!(prompts_of(&o, CUSTOMER), vec!["voicemail"]);
+    let token = token_of(&o, CUSTOMER);
+    let o = h.media(MediaEvent::PlayDone {
+        leg: CUSTOMER,
+        token,
+    });
+    let token = token_of(&o, CUSTOMER);
+    h.media(MediaEvent::PlayDone {
+        leg: CUSTOMER,
+        token,
+    });
+    // Speaking the message, then hanging up instead of pressing #.
+    h.now += 5_000;
+    let o = h.sip(SipIn::Ended {
+        leg: CUSTOMER,
+        cause: "bye".into(),
+    });
+    assert!(
+        o.iter().any(|x| matches!(x, Out::Voicemail { .. })),
+        "the message is kept: {o:?}"
+    );
+    assert_eq!(
+        ends(&o),
+        vec![(CONTACT, Side::Caller, "caller_left_voicemail".to_string())]
+    );
+}

@@ -207,6 +207,98 @@ pub async fn queue_kpis(
     }))
 }
 
+/// What became of the inbound calls in the IVR (自動音声応答). Rates are fractions.
+#[derive(Serialize, ToSchema)]
+pub struct IvrKpiView {
+    /// Inbound calls that came in during the range.
+    pub calls: u64,
+    /// Reached a queue (the queue KPIs say what happened next).
+    pub to_queue: u64,
+    /// IVR放棄: the caller hung up in the IVR.
+    pub abandoned: u64,
+    /// Finished by the IVR itself: self-service, closed hours, a flow hang-up.
+    pub completed: u64,
+    /// Forwarded to an external number by the flow (外線転送).
+    pub forwarded: u64,
+    /// Left a voicemail (留守番電話).
+    pub voicemail: u64,
+    /// Left a callback request from the IVR (コールバック予約).
+    pub callback: u64,
+    /// Ended otherwise before a queue (refused, failed, server restart).
+    pub other: u64,
+    /// Still in the IVR now.
+    pub in_ivr: u64,
+    /// abandoned ÷ calls that left the IVR.
+    pub abandon_rate: Option<f64>,
+    /// (completed + forwarded + voicemail + callback) ÷ calls that left the IVR.
+    pub contained_rate: Option<f64>,
+    /// Average time in the IVR, seconds (to the queue, or to the end).
+    pub avg_ivr_secs: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IvrKpiReport {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+    pub kpis: IvrKpiView,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct IvrKpiParams {
+    /// Start: RFC 3339 time, a local date or Unix ms. Default: today 00:00 local.
+    pub from: Option<String>,
+    /// End (exclusive), same forms. Default: now.
+    pub to: Option<String>,
+}
+
+/// IVR figures: how inbound calls left the IVR — to a queue, abandoned, contained.
+#[utoipa::path(get, path = "/api/kpi/ivr", tag = "kpi", params(IvrKpiParams),
+    responses((status = 200, body = IvrKpiReport), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn ivr_kpis(
+    State(app): State<Arc<App>>,
+    who: AuthUser,
+    Query(p): Query<IvrKpiParams>,
+) -> ApiResult<Json<IvrKpiReport>> {
+    who.require(Role::Supervisor)?;
+    let t = tenant(&app, &who).await?;
+    let now = app.clock.now_ms();
+    let from = match &p.from {
+        Some(s) => parse_time("from", s, &t.time_zone)?,
+        None => start_of_day(now, &t.time_zone),
+    };
+    let to = match &p.to {
+        Some(s) => parse_time("to", s, &t.time_zone)?,
+        None => now + 1,
+    };
+    if to <= from {
+        return Err(ApiError::field("to", "must be after from"));
+    }
+    if to - from > 93 * 86_400_000 {
+        return Err(ApiError::field("to", "a report covers at most 93 days"));
+    }
+    let k = reports::ivr_kpis(&app.store, &t, from, to).await?;
+    Ok(Json(IvrKpiReport {
+        from: ts(from),
+        to: ts(to),
+        time_zone: t.time_zone.clone(),
+        kpis: IvrKpiView {
+            calls: k.calls,
+            to_queue: k.to_queue,
+            abandoned: k.abandoned,
+            completed: k.completed,
+            forwarded: k.forwarded,
+            voicemail: k.voicemail,
+            callback: k.callback,
+            other: k.other,
+            in_ivr: k.in_ivr,
+            abandon_rate: k.abandon_rate,
+            contained_rate: k.contained_rate,
+            avg_ivr_secs: k.avg_ivr_secs,
+        },
+    }))
+}
+
 #[derive(Serialize, ToSchema, Default)]
 pub struct AgentCounts {
     pub available: u32,

@@ -202,6 +202,7 @@ pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
             telephony_api::delete_phone
         ))
         .routes(routes!(kpi_api::queue_kpis))
+        .routes(routes!(kpi_api::ivr_kpis))
         .routes(routes!(kpi_api::realtime))
         .routes(routes!(ws::events))
         .split_for_parts()

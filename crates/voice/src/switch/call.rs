@@ -170,6 +170,8 @@ pub(crate) struct Call {
     pub record: bool,
     pub recording: Option<RecordingId>,
     pub voicemail: Option<(RecordingId, String)>,
+    /// The caller left a message: hanging up afterwards is not an abandon.
+    pub left_voicemail: bool,
     /// The caller left a callback request: the contact lives on without this call.
     pub callback_requested: bool,
     /// The contact was closed by the center (max wait, cancelled, transferred out): do not
@@ -209,6 +211,7 @@ impl Call {
             consult: None,
             blind: None,
             forward: None,
+            left_voicemail: false,
             external: None,
             connected_at: 0,
             held: false,

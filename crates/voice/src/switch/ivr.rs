@@ -321,6 +321,7 @@ impl Switch {
             return false;
         };
         c.voicemail_gen += 1;
+        c.left_voicemail = true;
         let caller = c.customer_number.clone();
         self.out.push_back(Out::RecordStop { recording: rec });
         self.center(call, |ct| Out::Voicemail {

@@ -744,7 +744,9 @@ impl Switch {
         let mut c = self.calls.remove(&call).expect("call");
         let talked = matches!(c.phase, Phase::Connected | Phase::Transferring);
         let mut cause = cause.to_string();
-        if c.phase == Phase::Ivr && side == Side::Caller {
+        if c.left_voicemail && side == Side::Caller {
+            cause = "caller_left_voicemail".into();
+        } else if c.phase == Phase::Ivr && side == Side::Caller {
             cause = "caller_hangup_ivr".into();
         } else if c.phase == Phase::Queued && side == Side::Caller {
             cause = "caller_hangup_queue".into();
