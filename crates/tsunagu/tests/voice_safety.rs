@@ -517,3 +517,39 @@ async fn callers_hanging_up_at_once_leave_no_contact_open() {
     }
     panic!("contacts left open: {open:?}\n{}", demo.log());
 }
+
+/// Phones that send digits as SIP INFO (application/dtmf-relay) instead of RFC 4733 work
+/// the menu the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digits_sent_as_sip_info_choose_the_menu_option() {
+    let demo = Demo::start().await;
+    demo.use_flow("fast", FAST_FLOW).await;
+    let sv = demo.sv().await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let code = Caller::new("0312345678")
+        .pause(600)
+        .info_digit('2')
+        .pause(1500)
+        .call(&demo, "100", true)
+        .await;
+    assert_eq!(code, 0, "{}", demo.log());
+    let c = demo.call_since(&sv, started).await;
+    let v = demo
+        .wait_status(
+            &sv,
+            c["id"].as_i64().unwrap(),
+            "abandoned",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        events(&v, "ivr")
+            .iter()
+            .any(|e| e["data"]["event"] == "key" && e["data"]["detail"]["key"] == "2"),
+        "the INFO digit chose the menu option: {v:#}"
+    );
+    assert_eq!(
+        v["contact"]["end_reason"], "caller_hangup_queue",
+        "it reached the queue"
+    );
+}

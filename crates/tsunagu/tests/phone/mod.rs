@@ -495,6 +495,21 @@ impl Caller {
         self
     }
 
+    /// A digit sent as SIP INFO (application/dtmf-relay) instead of RTP.
+    pub fn info_digit(mut self, d: char) -> Caller {
+        let from = &self.from;
+        self.steps.push(format!(
+            "<send retrans=\"500\"><![CDATA[\nINFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n\
+             Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n\
+             From: \"Customer\" <sip:{from}@[local_ip]:[local_port]>;tag=[pid]T[call_number]\n\
+             To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]\n\
+             Call-ID: [call_id]\nCSeq: {{CSEQ}} INFO\nContact: sip:{from}@[local_ip]:[local_port]\nMax-Forwards: 70\n\
+             Content-Type: application/dtmf-relay\nContent-Length: [len]\n\nSignal={d}\r\nDuration=160\r\n]]></send>\n\
+             <recv response=\"200\"/>\n<pause milliseconds=\"300\"/>"
+        ));
+        self
+    }
+
     /// About 8 s of recorded speech.
     pub fn speak(mut self) -> Caller {
         self.steps.push(format!(
@@ -529,12 +544,19 @@ impl Caller {
             "<send><![CDATA[\n{}Content-Length: 0\n\n]]></send>\n",
             head("ACK", "1 ACK")
         );
+        // In-dialog requests (INFO digits, then BYE) number their CSeq from 2.
+        let mut cseq = 2;
         for s in &self.steps {
-            x += s;
+            if s.contains("{CSEQ}") {
+                x += &s.replace("{CSEQ}", &cseq.to_string());
+                cseq += 1;
+            } else {
+                x += s;
+            }
             x += "\n";
         }
         if hang_up {
-            x += &format!("<send retrans=\"500\"><![CDATA[\n{}Content-Length: 0\n\n]]></send>\n<recv response=\"200\"/>\n", head("BYE", "2 BYE"));
+            x += &format!("<send retrans=\"500\"><![CDATA[\n{}Content-Length: 0\n\n]]></send>\n<recv response=\"200\"/>\n", head("BYE", &format!("{cseq} BYE")));
         } else {
             x += "<recv request=\"BYE\" timeout=\"60000\"/>\n<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>\n";
         }
