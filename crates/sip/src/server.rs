@@ -153,6 +153,36 @@ impl std::fmt::Debug for TrunkAuth {
     }
 }
 
+/// A provider the center registers with (its trunk's account), so the provider knows where
+/// to send the trunk's calls.
+#[derive(Clone, Debug)]
+pub struct TrunkRegistration {
+    /// The trunk's name (for status and logs).
+    pub trunk: String,
+    /// The registrar's domain: REGISTER goes to `sip:<domain>`, To/From `sip:<user>@<domain>`.
+    pub domain: String,
+    /// Where the REGISTERs are sent.
+    pub destination: SocketAddr,
+    pub transport: Transport,
+    pub auth: TrunkAuth,
+    /// The expiry asked for, in seconds; refreshed at 75 % of what the registrar grants.
+    pub expires: u32,
+}
+
+/// How a trunk's registration stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrunkRegistrationStatus {
+    pub trunk: String,
+    /// "trying", "registered", "rejected" (a final non-2xx) or "unreachable".
+    pub state: &'static str,
+    /// The registrar's last status code (0: none).
+    pub code: u16,
+    /// Seconds granted by the registrar (when registered).
+    pub expires: Option<u32>,
+    /// When the state last changed or was confirmed (Unix ms).
+    pub at: i64,
+}
+
 impl DialTarget {
     pub fn from_binding(b: &Binding) -> DialTarget {
         DialTarget {
@@ -194,6 +224,8 @@ struct Shared {
     next_leg: AtomicU64,
     local: SipAddr,
     contact: rsip::Uri,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    trunk_status: Mutex<HashMap<String, TrunkRegistrationStatus>>,
 }
 
 /// Commands to the SIP shell. Cheap to clone.
@@ -255,6 +287,8 @@ pub async fn start(
         next_leg: AtomicU64::new(INCOMING_LEG_BASE),
         local,
         contact,
+        endpoint: endpoint.inner.clone(),
+        trunk_status: Mutex::new(HashMap::new()),
     });
     info!(listen = %shared.config.listen, "SIP listening (UDP and TCP)");
     let ep = cancel.clone();
@@ -927,10 +961,112 @@ impl SipHandle {
         self.shared.state.lock().expect("sip state").legs.len()
     }
 
+    /// Registers with a provider and keeps the registration fresh until shutdown (refresh at
+    /// 75 % of the granted expiry; after a failure, retry after 1 s doubling to 60 s).
+    pub fn register_trunk(&self, r: TrunkRegistration) {
+        let shared = self.shared.clone();
+        let cancel = self.cancel.child_token();
+        set_trunk_status(&shared, &r.trunk, "trying", 0, None);
+        tokio::spawn(async move {
+            let transport = match r.transport {
+                Transport::Tcp => ";transport=tcp",
+                Transport::Udp => "",
+            };
+            let server = match rsip::Uri::try_from(format!("sip:{}{transport}", r.domain).as_str())
+            {
+                Ok(u) => u,
+                Err(e) => {
+                    warn!(trunk = %r.trunk, "registrar domain {}: {e}", r.domain);
+                    set_trunk_status(&shared, &r.trunk, "unreachable", 0, None);
+                    return;
+                }
+            };
+            let mut reg = rsipstack::dialog::registration::Registration::new(
+                shared.endpoint.clone(),
+                Some(rsipstack::dialog::authenticate::Credential {
+                    username: r.auth.username.clone(),
+                    password: r.auth.password.clone(),
+                    ..Default::default()
+                }),
+            );
+            reg.outbound_proxy = Some(r.destination);
+            let mut contact_uri = shared.contact.clone();
+            contact_uri.auth = Some(rsip::Auth {
+                user: r.auth.username.clone(),
+                password: None,
+            });
+            reg.contact = Some(rsip::typed::Contact {
+                display_name: None,
+                uri: contact_uri,
+                params: vec![],
+            });
+            let trunk = r.trunk.clone();
+            reg.keep_alive(server, r.expires, cancel, |outcome| {
+                use rsipstack::dialog::registration::RefreshOutcome;
+                match outcome {
+                    RefreshOutcome::Registered(resp) => {
+                        let granted = resp
+                            .headers
+                            .iter()
+                            .find_map(|h| match h {
+                                Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
+                                _ => None,
+                            })
+                            .or(Some(r.expires));
+                        debug!(trunk = %trunk, "registered with the provider");
+                        set_trunk_status(&shared, &trunk, "registered", resp.status_code.code(), granted);
+                    }
+                    RefreshOutcome::Rejected(resp) => {
+                        warn!(trunk = %trunk, code = resp.status_code.code(), "the provider refused the registration");
+                        set_trunk_status(&shared, &trunk, "rejected", resp.status_code.code(), None);
+                    }
+                    RefreshOutcome::Failed(e) => {
+                        warn!(trunk = %trunk, "registration failed: {e}");
+                        set_trunk_status(&shared, &trunk, "unreachable", 0, None);
+                    }
+                }
+            })
+            .await;
+        });
+    }
+
+    /// How each trunk's registration with its provider stands.
+    pub fn trunk_registrations(&self) -> Vec<TrunkRegistrationStatus> {
+        let mut v: Vec<_> = self
+            .shared
+            .trunk_status
+            .lock()
+            .expect("trunk status")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.trunk.cmp(&b.trunk));
+        v
+    }
+
     /// Stops the server (transports, transactions, dialogs).
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+fn set_trunk_status(
+    shared: &Shared,
+    trunk: &str,
+    state: &'static str,
+    code: u16,
+    expires: Option<u32>,
+) {
+    shared.trunk_status.lock().expect("trunk status").insert(
+        trunk.to_string(),
+        TrunkRegistrationStatus {
+            trunk: trunk.to_string(),
+            state,
+            code,
+            expires,
+            at: now_ms(),
+        },
+    );
 }
 
 fn cleanup(shared: &Shared, leg: LegId) {

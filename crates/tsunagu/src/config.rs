@@ -34,6 +34,8 @@
 //! password_env = "CARRIER_PASSWORD"      # or password = "…"
 //! caller_id = "0312345678"
 //! national = true                        # dial 0312345678 rather than +81312345678
+//! register = true                        # REGISTER with the provider (needs outbound,
+//! register_expires = 3600                #   username and password); 60..=86400 s
 //! ```
 //!
 //! Environment overrides: `TSUNAGU_HTTP_LISTEN`, `TSUNAGU_DATABASE_URL`,
@@ -88,6 +90,9 @@ struct TrunkSection {
     caller_id: Option<String>,
     #[serde(default)]
     national: bool,
+    #[serde(default)]
+    register: bool,
+    register_expires: Option<Spanned<i64>>,
 }
 
 /// Telephony settings (the `[sip]` section).
@@ -128,6 +133,8 @@ pub struct TrunkSettings {
     pub password: Option<String>,
     pub caller_id: Option<String>,
     pub national: bool,
+    /// Register with the provider, asking for this expiry (seconds).
+    pub register: Option<u32>,
 }
 
 impl fmt::Debug for TrunkSettings {
@@ -512,6 +519,20 @@ fn sip_settings(
             password: t.password,
             caller_id: t.caller_id,
             national: t.national,
+            register: None,
+        };
+        let expires = match t.register_expires {
+            Some(v) => match u32::try_from(*v.get_ref()) {
+                Ok(n) if (60..=86_400).contains(&n) => n,
+                _ => {
+                    err(
+                        v.span(),
+                        "sip.trunks.register_expires: must be between 60 and 86400 seconds".into(),
+                    );
+                    3600
+                }
+            },
+            None => 3600,
         };
         for a in t.allow {
             let text = a.get_ref();
@@ -550,6 +571,18 @@ fn sip_settings(
                     format!("sip.trunks.password_env: environment variable {var} is not set"),
                 ),
             }
+        }
+        if t.register {
+            if trunk.outbound.is_none() || trunk.username.is_none() || trunk.password.is_none() {
+                err(
+                    span.clone(),
+                    format!(
+                        "trunk {}: register needs outbound, username and password (or password_env)",
+                        t.name
+                    ),
+                );
+            }
+            trunk.register = Some(expires);
         }
         if trunk.allow.is_empty() && trunk.outbound.is_none() {
             err(
@@ -673,6 +706,26 @@ national = true
         assert!(
             !format!("{t:?}").contains("secret"),
             "no password in debug output"
+        );
+
+        assert_eq!(t.register, None);
+
+        let reg = "[[sip.trunks]]\nname = \"r\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nusername = \"u\"\npassword = \"p\"\nregister = true\nregister_expires = 600\n";
+        let c = Config::from_toml("t.toml", &format!("[sip]\n{reg}")).unwrap();
+        assert_eq!(c.sip.unwrap().trunks[0].register, Some(600));
+        let e = Config::from_toml(
+            "t.toml",
+            "[sip]\n[[sip.trunks]]\nname = \"r\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nregister = true\nregister_expires = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:7:20: sip.trunks.register_expires"),
+            "{e}"
+        );
+        assert!(
+            e.contains("register needs outbound, username and password"),
+            "{e}"
         );
 
         let bad = "[sip]\nmedia_ip = \"0.0.0.0\"\n[[sip.trunks]]\nname = \"x\"\ntenant = \"a\"\nallow = [\"nonsense\"]\n";

@@ -333,6 +333,7 @@ fn trunk_config(t: &TrunkSettings, tenant_id: i64) -> TrunkConfig {
         },
         caller_id: t.caller_id.clone(),
         national: t.national,
+        register: t.register,
     }
 }
 
@@ -471,6 +472,7 @@ async fn run(cli: Cli) -> Result<()> {
                         password: None,
                         caller_id: Some(demo::CALLER_ID.into()),
                         national: true,
+                        register: None,
                     }],
                     ..SipSettings::default()
                 };

@@ -57,6 +57,8 @@ pub struct TrunkConfig {
     pub caller_id: Option<String>,
     /// The provider wants national numbers (0312345678) rather than E.164.
     pub national: bool,
+    /// Register with the provider (needs `outbound` and `auth`), asking for this expiry.
+    pub register: Option<u32>,
 }
 
 impl TrunkConfig {
@@ -230,6 +232,22 @@ pub(crate) enum Msg {
 pub struct TelephonyStats {
     pub calls: usize,
     pub legs: usize,
+    /// Registrations with providers, per trunk that registers.
+    pub trunks: Vec<TrunkStatus>,
+}
+
+/// How a trunk's registration with its provider stands.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TrunkStatus {
+    pub trunk: String,
+    /// trying, registered, rejected or unreachable.
+    pub state: String,
+    /// The provider's last status code (0: none yet).
+    pub code: u16,
+    /// Seconds granted (when registered).
+    pub expires: Option<u32>,
+    /// When this was last confirmed or changed (RFC 3339).
+    pub at: String,
 }
 
 /// A handle to the running telephony. Cheap to clone.
@@ -270,6 +288,22 @@ impl Telephony {
                     addr: cfg.sip_listen,
                     message: e.to_string(),
                 })?;
+        for t in cfg.trunks.iter() {
+            if let (Some(expires), Some(dest), Some(auth)) = (t.register, t.outbound, &t.auth) {
+                sip.register_trunk(tsunagu_sip::TrunkRegistration {
+                    trunk: t.name.clone(),
+                    domain: t.domain.clone().unwrap_or_else(|| dest.to_string()),
+                    destination: dest,
+                    transport: if t.tcp {
+                        tsunagu_sip::Transport::Tcp
+                    } else {
+                        tsunagu_sip::Transport::Udp
+                    },
+                    auth: auth.clone(),
+                    expires,
+                });
+            }
+        }
         let (engine_tx, engine_rx) = mpsc::unbounded_channel();
         let engine = MediaEngine::start(
             EngineConfig {

@@ -320,9 +320,22 @@ impl Shell {
                 self.regions.insert(tenant, region);
             }
             Msg::Stats(reply) => {
+                let trunks = self
+                    .sip
+                    .trunk_registrations()
+                    .into_iter()
+                    .map(|s| super::TrunkStatus {
+                        trunk: s.trunk,
+                        state: s.state.into(),
+                        code: s.code,
+                        expires: s.expires,
+                        at: crate::dto::ts(s.at),
+                    })
+                    .collect();
                 let _ = reply.send(TelephonyStats {
                     calls: self.switch.call_count(),
                     legs: self.switch.leg_count(),
+                    trunks,
                 });
             }
             Msg::Shutdown(_) => {}

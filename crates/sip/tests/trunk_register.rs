@@ -1,0 +1,178 @@
+//! The center registers its trunk with a provider: sipp plays the provider's registrar,
+//! challenging with 401 and checking our digest answer. Needs sipp (./scripts/test installs it).
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tsunagu_sip::{
+    Directory, SipAccount, SipConfig, Transport, TrunkAuth, TrunkMatch, TrunkRegistration,
+};
+
+struct Nobody;
+
+impl Directory for Nobody {
+    fn account(&self, _: &str) -> BoxFuture<'static, Option<SipAccount>> {
+        Box::pin(async { None })
+    }
+    fn trunk(&self, _: SocketAddr, _: &str) -> BoxFuture<'static, Option<TrunkMatch>> {
+        Box::pin(async { None })
+    }
+}
+
+const REGISTRAR: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="registrar">
+<recv request="REGISTER" crlf="true"/>
+<send><![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]R[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="carrier.example", nonce="n[pid]x[call_number]", algorithm=MD5
+Content-Length: 0
+
+]]></send>
+<recv request="REGISTER" crlf="true">
+  <action>
+    <ereg regexp="sip:trunk-user@[^>;]*" search_in="hdr" header="Contact:" check_it="true" assign_to="contact"/>
+    <verifyauth assign_to="authvalid" username="trunk-user" password="PASSWORD"/>
+  </action>
+</recv>
+<nop hide="true" test="authvalid" next="good"/>
+<send next="end"><![CDATA[
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]R[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<label id="good"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]R[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <[$contact]>;expires=120
+Expires: 120
+Content-Length: 0
+
+]]></send>
+<label id="end"/>
+</scenario>
+"#;
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_port() -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = t.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Registers with `password` against a registrar expecting "right-password"; returns the
+/// trunk's status once it leaves "trying".
+async fn register_with(password: &str) -> tsunagu_sip::TrunkRegistrationStatus {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registrar.xml");
+    std::fs::write(&file, REGISTRAR.replace("PASSWORD", "right-password")).unwrap();
+    let port = free_udp_port();
+    let mut sipp = tokio::process::Command::new("sipp")
+        .args([
+            "-sf",
+            &file.display().to_string(),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-trace_err",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sipp is installed (./scripts/test installs it)");
+    let (sip, _events) = tsunagu_sip::start(
+        SipConfig {
+            listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            realm: "tsunagu".into(),
+            nonce_secret: "test".into(),
+            user_agent: "tsunagu-test".into(),
+        },
+        Arc::new(Nobody),
+    )
+    .await
+    .unwrap();
+    // Give sipp a moment to bind.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sip.register_trunk(TrunkRegistration {
+        trunk: "carrier".into(),
+        domain: "carrier.example".into(),
+        destination: format!("127.0.0.1:{port}").parse().unwrap(),
+        transport: Transport::Udp,
+        auth: TrunkAuth {
+            username: "trunk-user".into(),
+            password: password.into(),
+        },
+        expires: 300,
+    });
+    for _ in 0..100 {
+        let s = sip.trunk_registrations();
+        assert_eq!(s.len(), 1);
+        if s[0].state != "trying" {
+            let _ = tokio::time::timeout(Duration::from_secs(5), sipp.wait()).await;
+            sip.shutdown();
+            return s[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let errors: String = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("errors"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    panic!("no answer from the registrar; sipp: {errors}");
+}
+
+#[tokio::test]
+async fn the_trunk_registers_with_digest_and_keeps_the_granted_expiry() {
+    let s = register_with("right-password").await;
+    assert_eq!(
+        (s.state, s.code, s.expires),
+        ("registered", 200, Some(120)),
+        "{s:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_trunk_password_is_reported_as_rejected() {
+    let s = register_with("wrong-password").await;
+    assert_eq!((s.state, s.code), ("rejected", 403), "{s:?}");
+}
