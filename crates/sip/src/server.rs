@@ -40,10 +40,31 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// SIP over TLS (RFC 3261 §26): where to listen and the server's certificate.
+#[derive(Clone)]
+pub struct SipTls {
+    pub listen: SocketAddr,
+    /// Certificate chain, PEM.
+    pub cert_pem: Vec<u8>,
+    /// Private key (PKCS#8 or PKCS#1), PEM.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for SipTls {
+    // The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipTls")
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SipConfig {
     /// Address for UDP and TCP.
     pub listen: SocketAddr,
+    /// TLS, if configured.
+    pub tls: Option<SipTls>,
     /// Digest realm.
     pub realm: String,
     /// Key for stateless nonces.
@@ -260,6 +281,21 @@ pub async fn start(
     transport.add_transport(udp.into());
     let tcp = TcpListenerConnection::new(config.listen, None).await?;
     transport.inner.add_listener(tcp.into());
+    if let Some(tls) = &config.tls {
+        // The PEM files were checked when the configuration was loaded; rsipstack parses
+        // them when the listener starts serving.
+        rsipstack::transport::tls::TlsListenerConnection::new(
+            tls.listen,
+            None,
+            rsipstack::transport::TlsConfig {
+                cert: Some(tls.cert_pem.clone()),
+                key: Some(tls.key_pem.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|l| transport.inner.add_listener(l.into()))?;
+    }
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
         .with_transport_layer(transport)
@@ -291,6 +327,9 @@ pub async fn start(
         trunk_status: Mutex::new(HashMap::new()),
     });
     info!(listen = %shared.config.listen, "SIP listening (UDP and TCP)");
+    if let Some(tls) = &shared.config.tls {
+        info!(listen = %tls.listen, "SIP listening (TLS)");
+    }
     let ep = cancel.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -383,6 +422,7 @@ fn source_of(tx: &Transaction) -> Option<(SocketAddr, Transport)> {
     let conn = tx.connection.as_ref()?;
     let transport = match conn.transport() {
         rsip::Transport::Tcp => Transport::Tcp,
+        rsip::Transport::Tls => Transport::Tls,
         _ => Transport::Udp,
     };
     // The transport layer records where the request really came from in Via received/rport.
@@ -860,6 +900,7 @@ impl SipHandle {
                 r#type: Some(match target.transport {
                     Transport::Udp => rsip::Transport::Udp,
                     Transport::Tcp => rsip::Transport::Tcp,
+                    Transport::Tls => rsip::Transport::Tls,
                 }),
                 addr: target.destination.into(),
             };
@@ -970,6 +1011,7 @@ impl SipHandle {
         tokio::spawn(async move {
             let transport = match r.transport {
                 Transport::Tcp => ";transport=tcp",
+                Transport::Tls => ";transport=tls",
                 Transport::Udp => "",
             };
             let server = match rsip::Uri::try_from(format!("sip:{}{transport}", r.domain).as_str())

@@ -22,6 +22,9 @@
 //! recordings = "./tsunagu-data/recordings"
 //! prompts = "./prompts"                  # optional: <lang>/<name>.wav over the built-in set
 //! ring_timeout_secs = 30
+//! tls_listen = "0.0.0.0:5061"            # optional: SIP over TLS for phones and trunks
+//! tls_cert = "/etc/tsunagu/sip.crt"      #   certificate chain (PEM)
+//! tls_key = "/etc/tsunagu/sip.key"       #   private key (PEM)
 //!
 //! [[sip.trunks]]
 //! name = "carrier"
@@ -70,6 +73,9 @@ struct SipSection {
     recordings: Option<String>,
     prompts: Option<String>,
     ring_timeout_secs: Option<Spanned<i64>>,
+    tls_listen: Option<Spanned<String>>,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
     #[serde(default)]
     trunks: Vec<Spanned<TrunkSection>>,
 }
@@ -104,7 +110,16 @@ pub struct SipSettings {
     pub recordings: Option<PathBuf>,
     pub prompts: Option<PathBuf>,
     pub ring_timeout_secs: u32,
+    /// SIP over TLS: listen address, certificate and key files (PEM).
+    pub tls: Option<TlsSettings>,
     pub trunks: Vec<TrunkSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsSettings {
+    pub listen: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for SipSettings {
@@ -116,6 +131,7 @@ impl Default for SipSettings {
             recordings: None,
             prompts: None,
             ring_timeout_secs: 30,
+            tls: None,
             trunks: Vec::new(),
         }
     }
@@ -503,6 +519,61 @@ fn sip_settings(
                 v.span(),
                 "sip.ring_timeout_secs: must be between 5 and 300".into(),
             ),
+        }
+    }
+    match (s.tls_listen, s.tls_cert, s.tls_key) {
+        (None, None, None) => {}
+        (Some(l), Some(c), Some(k)) => {
+            let listen = l.get_ref().parse::<SocketAddr>();
+            if listen.is_err() {
+                err(
+                    l.span(),
+                    format!(
+                        "sip.tls_listen: {:?} is not an address like 0.0.0.0:5061",
+                        l.get_ref()
+                    ),
+                );
+            }
+            let mut pem_ok =
+                |v: &Spanned<String>, field: &str, marker: &str| match std::fs::read_to_string(
+                    v.get_ref(),
+                ) {
+                    Ok(text) if text.contains(marker) => true,
+                    Ok(_) => {
+                        err(
+                            v.span(),
+                            format!("sip.{field}: {} holds no PEM {marker}", v.get_ref()),
+                        );
+                        false
+                    }
+                    Err(e) => {
+                        err(
+                            v.span(),
+                            format!("sip.{field}: cannot read {}: {e}", v.get_ref()),
+                        );
+                        false
+                    }
+                };
+            let cert_ok = pem_ok(&c, "tls_cert", "CERTIFICATE-----");
+            let key_ok = pem_ok(&k, "tls_key", "PRIVATE KEY-----");
+            if let (Ok(listen), true, true) = (listen, cert_ok, key_ok) {
+                out.tls = Some(TlsSettings {
+                    listen,
+                    cert: PathBuf::from(c.into_inner()),
+                    key: PathBuf::from(k.into_inner()),
+                });
+            }
+        }
+        (l, c, k) => {
+            let span = l
+                .map(|v| v.span())
+                .or(c.map(|v| v.span()))
+                .or(k.map(|v| v.span()))
+                .expect("one is given");
+            err(
+                span,
+                "sip: give tls_listen, tls_cert and tls_key together".into(),
+            );
         }
     }
     for t in s.trunks {

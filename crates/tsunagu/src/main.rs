@@ -87,6 +87,15 @@ struct DemoArgs {
     /// RTP port range, e.g. 20000-30000.
     #[arg(long, default_value = "20000-30000", value_parser = parse_ports)]
     rtp_ports: (u16, u16),
+    /// Also listen for SIP over TLS here (needs --tls-cert and --tls-key).
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    sip_tls: Option<SocketAddr>,
+    /// Certificate chain for SIP over TLS (PEM).
+    #[arg(long, requires = "sip_tls")]
+    tls_cert: Option<PathBuf>,
+    /// Private key for SIP over TLS (PEM).
+    #[arg(long, requires = "sip_tls")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_ports(s: &str) -> Result<(u16, u16), String> {
@@ -301,6 +310,16 @@ async fn telephony_config(
     let secret: [u8; 16] = rand::random();
     Ok(TelephonyConfig {
         sip_listen: sip.listen,
+        sip_tls: match &sip.tls {
+            Some(t) => Some(tsunagu_sip::SipTls {
+                listen: t.listen,
+                cert_pem: std::fs::read(&t.cert)
+                    .with_context(|| format!("reading {}", t.cert.display()))?,
+                key_pem: std::fs::read(&t.key)
+                    .with_context(|| format!("reading {}", t.key.display()))?,
+            }),
+            None => None,
+        },
         media_ip: sip.media_ip,
         rtp_port_min: sip.rtp_ports.0,
         rtp_port_max: sip.rtp_ports.1,
@@ -461,6 +480,12 @@ async fn run(cli: Cli) -> Result<()> {
                         a.sip.ip()
                     },
                     rtp_ports: a.rtp_ports,
+                    tls: match (a.sip_tls, a.tls_cert.clone(), a.tls_key.clone()) {
+                        (Some(listen), Some(cert), Some(key)) => {
+                            Some(tsunagu::config::TlsSettings { listen, cert, key })
+                        }
+                        _ => None,
+                    },
                     trunks: vec![TrunkSettings {
                         name: "demo".into(),
                         tenant: "demo".into(),

@@ -93,6 +93,7 @@ async fn click_to_call_rings_the_agent_then_dials_the_customer() {
     let mut carrier = Carrier::start(1);
     let demo = Demo::start_with(DemoOptions {
         carrier: Some(carrier.port),
+        ..Default::default()
     })
     .await;
     let admin = demo.admin().await;
@@ -179,6 +180,7 @@ async fn blind_transfer_to_an_external_number_through_the_carrier() {
     let mut carrier = Carrier::start(1);
     let demo = Demo::start_with(DemoOptions {
         carrier: Some(carrier.port),
+        ..Default::default()
     })
     .await;
     demo.use_flow("callback", CALLBACK_FLOW).await;
@@ -241,6 +243,7 @@ async fn a_caller_leaves_a_callback_request_and_is_called_back() {
     let mut carrier = Carrier::start(1);
     let demo = Demo::start_with(DemoOptions {
         carrier: Some(carrier.port),
+        ..Default::default()
     })
     .await;
     demo.use_flow("callback", CALLBACK_FLOW).await;
@@ -308,6 +311,7 @@ async fn the_ivr_forwards_a_caller_to_an_external_number() {
     let mut carrier = Carrier::start(1);
     let demo = Demo::start_with(DemoOptions {
         carrier: Some(carrier.port),
+        ..Default::default()
     })
     .await;
     demo.use_flow(
@@ -388,6 +392,7 @@ async fn ivr_figures_count_abandons_forwards_and_queued_calls() {
     let mut carrier = Carrier::start(1);
     let demo = Demo::start_with(DemoOptions {
         carrier: Some(carrier.port),
+        ..Default::default()
     })
     .await;
     demo.use_flow(

@@ -22,6 +22,8 @@ pub struct PhoneTarget {
     pub uri: String,
     pub destination: SocketAddr,
     pub tcp: bool,
+    /// Over TLS (the phone registered over TLS); implies a stream transport.
+    pub tls: bool,
     /// The outbound trunk for external numbers (the shell adds its credentials and
     /// caller ID); None for agents' phones.
     pub trunk: Option<String>,

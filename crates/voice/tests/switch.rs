@@ -62,6 +62,7 @@ fn phone(n: u16) -> PhoneTarget {
         uri: format!("sip:agent{n}@10.0.0.{n}:5060"),
         destination: SocketAddr::from(([10, 0, 0, n as u8], 5060)),
         tcp: false,
+        tls: false,
         trunk: None,
     }
 }

@@ -71,6 +71,8 @@ impl TrunkConfig {
 pub struct TelephonyConfig {
     /// SIP over UDP and TCP.
     pub sip_listen: SocketAddr,
+    /// SIP over TLS (listen address, certificate and key), if configured.
+    pub sip_tls: Option<tsunagu_sip::SipTls>,
     /// Address RTP binds to and SDP announces.
     pub media_ip: IpAddr,
     pub rtp_port_min: u16,
@@ -277,6 +279,7 @@ impl Telephony {
         });
         let sip_cfg = SipConfig {
             listen: cfg.sip_listen,
+            tls: cfg.sip_tls.clone(),
             realm: tsunagu_sip::REALM.into(),
             nonce_secret: cfg.nonce_secret.clone(),
             user_agent: format!("Tsunagu/{}", env!("CARGO_PKG_VERSION")),

@@ -537,7 +537,9 @@ impl Shell {
                 let dial = DialTarget {
                     uri: target.uri,
                     destination: target.destination,
-                    transport: if target.tcp {
+                    transport: if target.tls {
+                        Transport::Tls
+                    } else if target.tcp {
                         Transport::Tcp
                     } else {
                         Transport::Udp
@@ -908,6 +910,7 @@ impl Shell {
                                         uri: b.contact.clone(),
                                         destination: b.source,
                                         tcp: b.transport == Transport::Tcp,
+                                        tls: b.transport == Transport::Tls,
                                         trunk: None,
                                     })
                                     .collect(),
@@ -956,6 +959,7 @@ impl Shell {
             uri: format!("sip:{dial}@{domain}"),
             destination: dest,
             tcp: trunk.tcp,
+            tls: false,
             trunk: Some(trunk.name.clone()),
         })
     }

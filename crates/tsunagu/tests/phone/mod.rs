@@ -46,6 +46,8 @@ pub struct Demo {
     pub base: String,
     pub sip: String,
     pub sip_port: u16,
+    /// The TLS address and the certificate phones trust (with `DemoOptions::tls`).
+    pub sip_tls: Option<(String, PathBuf)>,
 }
 
 impl Drop for Demo {
@@ -55,13 +57,16 @@ impl Drop for Demo {
     }
 }
 
+#[derive(Default)]
 pub struct DemoOptions {
     pub carrier: Option<u16>,
+    /// Also listen for SIP over TLS, with a self-signed certificate made for the test.
+    pub tls: bool,
 }
 
 impl Demo {
     pub async fn start() -> Demo {
-        Demo::start_with(DemoOptions { carrier: None }).await
+        Demo::start_with(DemoOptions::default()).await
     }
 
     #[allow(clippy::zombie_processes)] // Drop waits for the child.
@@ -91,6 +96,41 @@ impl Demo {
             args.push("--carrier".into());
             args.push(format!("127.0.0.1:{c}"));
         }
+        let sip_tls = if o.tls {
+            let (cert, key) = (dir.path().join("sip.crt"), dir.path().join("sip.key"));
+            let ok = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed")
+                .success();
+            assert!(ok, "openssl made a certificate");
+            let port = free_port();
+            args.extend([
+                "--sip-tls".into(),
+                format!("127.0.0.1:{port}"),
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ]);
+            Some((format!("127.0.0.1:{port}"), cert))
+        } else {
+            None
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
             .args(&args)
             .env("RUST_LOG", "info,rsipstack=warn,sqlx=warn")
@@ -114,6 +154,7 @@ impl Demo {
                     base,
                     sip: format!("127.0.0.1:{sip_port}"),
                     sip_port,
+                    sip_tls,
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -359,6 +400,22 @@ impl Phone {
         freq: f64,
         auto_answer: bool,
     ) -> Phone {
+        Phone::start_over(demo, user, password, freq, auto_answer, false).await
+    }
+
+    /// Like `start`, registering (and taking calls) over TLS.
+    pub async fn start_tls(demo: &Demo, user: &str, password: &str, freq: f64) -> Phone {
+        Phone::start_over(demo, user, password, freq, true, true).await
+    }
+
+    async fn start_over(
+        demo: &Demo,
+        user: &str,
+        password: &str,
+        freq: f64,
+        auto_answer: bool,
+        tls: bool,
+    ) -> Phone {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("rec")).unwrap();
@@ -378,11 +435,20 @@ impl Phone {
         )
         .unwrap();
         let mode = if auto_answer { "auto" } else { "manual" };
+        let (server, transport) = match (&demo.sip_tls, tls) {
+            (Some((addr, cert)), true) => {
+                // Trust the demo's self-signed certificate.
+                writeln!(cfg, "sip_cafile {}", cert.display()).unwrap();
+                (addr.clone(), "tls")
+            }
+            (None, true) => panic!("the demo was started without TLS"),
+            _ => (demo.sip.clone(), "udp"),
+        };
+        drop(cfg);
         std::fs::write(
             d.join("accounts"),
             format!(
-                "<sip:{user}@{s}>;auth_user={user};auth_pass={password};answermode={mode};outbound=\"sip:{s};transport=udp\";regint=60;audio_codecs=PCMU,PCMA\n",
-                s = demo.sip
+                "<sip:{user}@{server};transport={transport}>;auth_user={user};auth_pass={password};answermode={mode};outbound=\"sip:{server};transport={transport}\";regint=60;audio_codecs=PCMU,PCMA\n"
             ),
         )
         .unwrap();
