@@ -799,6 +799,41 @@ national = true
             "{e}"
         );
 
+        // TLS: all three settings together, readable PEM files.
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("k.pem");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let tls = format!(
+            "[sip]\ntls_listen = \"0.0.0.0:5061\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        );
+        let e = Config::from_toml("t.toml", &tls).unwrap_err().to_string();
+        assert!(
+            e.contains("t.toml:4:11: sip.tls_key") && e.contains("holds no PEM"),
+            "{e}"
+        );
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let c = Config::from_toml("t.toml", &tls).unwrap();
+        assert_eq!(c.sip.unwrap().tls.unwrap().listen.port(), 5061);
+        let e = Config::from_toml("t.toml", "[sip]\ntls_listen = \"0.0.0.0:5061\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml:2:14: sip: give tls_listen, tls_cert and tls_key together"),
+            "{e}"
+        );
+
         let bad = "[sip]\nmedia_ip = \"0.0.0.0\"\n[[sip.trunks]]\nname = \"x\"\ntenant = \"a\"\nallow = [\"nonsense\"]\n";
         let e = Config::from_toml("t.toml", bad).unwrap_err();
         let text = e.to_string();
