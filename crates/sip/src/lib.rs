@@ -24,5 +24,6 @@ mod parse_fuzz;
 pub use registrar::{Binding, Registrar, Transport};
 pub use server::{
     start, DialTarget, Directory, EndCause, LegId, SipAccount, SipConfig, SipEvent, SipHandle,
-    SipTls, TrunkAuth, TrunkMatch, TrunkRegistration, TrunkRegistrationStatus, INCOMING_LEG_BASE,
+    SipTls, TrunkAuth, TrunkHealth, TrunkMatch, TrunkRegistration, TrunkRegistrationStatus,
+    INCOMING_LEG_BASE,
 };

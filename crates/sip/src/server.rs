@@ -204,6 +204,20 @@ pub struct TrunkRegistrationStatus {
     pub at: i64,
 }
 
+/// Is a trunk's provider answering? (OPTIONS sent every so often.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrunkHealth {
+    pub trunk: String,
+    /// "reachable" (any response) or "unreachable" (none within 5 s).
+    pub state: &'static str,
+    /// The status of the last answer (0: none).
+    pub code: u16,
+    /// Round trip of the last answer, ms.
+    pub rtt_ms: Option<u64>,
+    /// When last checked (Unix ms).
+    pub at: i64,
+}
+
 impl DialTarget {
     pub fn from_binding(b: &Binding) -> DialTarget {
         DialTarget {
@@ -247,6 +261,7 @@ struct Shared {
     contact: rsip::Uri,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     trunk_status: Mutex<HashMap<String, TrunkRegistrationStatus>>,
+    trunk_health: Mutex<HashMap<String, TrunkHealth>>,
 }
 
 /// Commands to the SIP shell. Cheap to clone.
@@ -325,6 +340,7 @@ pub async fn start(
         contact,
         endpoint: endpoint.inner.clone(),
         trunk_status: Mutex::new(HashMap::new()),
+        trunk_health: Mutex::new(HashMap::new()),
     });
     info!(listen = %shared.config.listen, "SIP listening (UDP and TCP)");
     if let Some(tls) = &shared.config.tls {
@@ -1072,6 +1088,72 @@ impl SipHandle {
         });
     }
 
+    /// Sends OPTIONS to a trunk's provider every `every` (keep-alive and health check: NAT
+    /// bindings stay open, and the state shows whether the provider answers).
+    pub fn qualify_trunk(
+        &self,
+        trunk: &str,
+        domain: &str,
+        destination: SocketAddr,
+        transport: Transport,
+        every: std::time::Duration,
+    ) {
+        let shared = self.shared.clone();
+        let cancel = self.cancel.child_token();
+        let (trunk, domain) = (trunk.to_string(), domain.to_string());
+        tokio::spawn(async move {
+            let mut seq = 0u32;
+            loop {
+                seq += 1;
+                let started = std::time::Instant::now();
+                let answer = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    send_options(&shared, &domain, destination, transport, seq),
+                )
+                .await;
+                let (state, code, rtt_ms) = match answer {
+                    Ok(Some(code)) => (
+                        "reachable",
+                        code,
+                        Some(started.elapsed().as_millis() as u64),
+                    ),
+                    _ => ("unreachable", 0, None),
+                };
+                if state == "unreachable" {
+                    debug!(trunk = %trunk, "no answer to OPTIONS");
+                }
+                shared.trunk_health.lock().expect("trunk health").insert(
+                    trunk.clone(),
+                    TrunkHealth {
+                        trunk: trunk.clone(),
+                        state,
+                        code,
+                        rtt_ms,
+                        at: now_ms(),
+                    },
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    /// Whether each qualified trunk's provider answers.
+    pub fn trunk_health(&self) -> Vec<TrunkHealth> {
+        let mut v: Vec<_> = self
+            .shared
+            .trunk_health
+            .lock()
+            .expect("trunk health")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.trunk.cmp(&b.trunk));
+        v
+    }
+
     /// How each trunk's registration with its provider stands.
     pub fn trunk_registrations(&self) -> Vec<TrunkRegistrationStatus> {
         let mut v: Vec<_> = self
@@ -1090,6 +1172,56 @@ impl SipHandle {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+/// One OPTIONS request to `destination`; the final status of its answer.
+async fn send_options(
+    shared: &Shared,
+    domain: &str,
+    destination: SocketAddr,
+    transport: Transport,
+    seq: u32,
+) -> Option<u16> {
+    use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+    let uri = rsip::Uri::try_from(format!("sip:{domain}").as_str()).ok()?;
+    let target = SipAddr {
+        r#type: Some(match transport {
+            Transport::Udp => rsip::Transport::Udp,
+            Transport::Tcp => rsip::Transport::Tcp,
+            Transport::Tls => rsip::Transport::Tls,
+        }),
+        addr: destination.into(),
+    };
+    let ep = &shared.endpoint;
+    let via = match ep.transport_layer.lookup(&target, None).await {
+        Ok((conn, _)) => ep.get_via(Some(conn.get_addr().clone()), None).ok()?,
+        Err(_) => ep.get_via(None, None).ok()?,
+    };
+    let from = rsip::typed::From {
+        display_name: None,
+        uri: shared.contact.clone(),
+        params: vec![],
+    }
+    .with_tag(rsipstack::transaction::make_tag());
+    let to = rsip::typed::To {
+        display_name: None,
+        uri: uri.clone(),
+        params: vec![],
+    };
+    let request = ep.make_request(Method::Options, uri, via, from, to, seq, None);
+    let key = TransactionKey::from_request(&request, TransactionRole::Client).ok()?;
+    let mut tx = Transaction::new_client(key, request, ep.clone(), None);
+    tx.destination = Some(target);
+    tx.send().await.ok()?;
+    while let Some(msg) = tx.receive().await {
+        if let rsip::SipMessage::Response(r) = msg {
+            let code = r.status_code.code();
+            if code >= 200 {
+                return Some(code);
+            }
+        }
+    }
+    None
 }
 
 fn set_trunk_status(

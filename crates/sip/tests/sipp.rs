@@ -47,6 +47,7 @@ async fn server() -> (
     let port = free_port();
     let config = SipConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls: None,
         realm: "tsunagu".into(),
         nonce_secret: "test".into(),
         user_agent: "tsunagu-test".into(),

@@ -121,6 +121,7 @@ async fn register_with(password: &str) -> tsunagu_sip::TrunkRegistrationStatus {
     let (sip, _events) = tsunagu_sip::start(
         SipConfig {
             listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            tls: None,
             realm: "tsunagu".into(),
             nonce_secret: "test".into(),
             user_agent: "tsunagu-test".into(),
@@ -175,4 +176,99 @@ async fn the_trunk_registers_with_digest_and_keeps_the_granted_expiry() {
 async fn a_wrong_trunk_password_is_reported_as_rejected() {
     let s = register_with("wrong-password").await;
     assert_eq!((s.state, s.code), ("rejected", 403), "{s:?}");
+}
+
+const OPTIONS_PEER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="provider">
+<recv request="OPTIONS" crlf="true"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]P[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+async fn server() -> tsunagu_sip::SipHandle {
+    tsunagu_sip::start(
+        SipConfig {
+            listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            tls: None,
+            realm: "tsunagu".into(),
+            nonce_secret: "test".into(),
+            user_agent: "tsunagu-test".into(),
+        },
+        Arc::new(Nobody),
+    )
+    .await
+    .unwrap()
+    .0
+}
+
+#[tokio::test]
+async fn options_keep_alive_tells_whether_the_provider_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("provider.xml");
+    std::fs::write(&file, OPTIONS_PEER).unwrap();
+    let port = free_udp_port();
+    let mut sipp = tokio::process::Command::new("sipp")
+        .args([
+            "-sf",
+            &file.display().to_string(),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args(["-p", &port.to_string(), "-nostdin", "-timeout", "30s"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sipp is installed (./scripts/test installs it)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sip = server().await;
+    let every = Duration::from_secs(60);
+    sip.qualify_trunk(
+        "up",
+        "carrier.example",
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Transport::Udp,
+        every,
+    );
+    // Nobody listens on this one.
+    let silent = free_udp_port();
+    sip.qualify_trunk(
+        "down",
+        "carrier.example",
+        format!("127.0.0.1:{silent}").parse().unwrap(),
+        Transport::Udp,
+        every,
+    );
+    let mut health = Vec::new();
+    for _ in 0..80 {
+        health = sip.trunk_health();
+        if health.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(health.len(), 2, "{health:?}");
+    assert_eq!(
+        (health[0].trunk.as_str(), health[0].state, health[0].code),
+        ("down", "unreachable", 0)
+    );
+    assert_eq!(
+        (health[1].trunk.as_str(), health[1].state, health[1].code),
+        ("up", "reachable", 200)
+    );
+    assert!(health[1].rtt_ms.is_some());
+    let _ = tokio::time::timeout(Duration::from_secs(5), sipp.wait()).await;
+    sip.shutdown();
 }

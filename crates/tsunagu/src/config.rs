@@ -37,6 +37,7 @@
 //! password_env = "CARRIER_PASSWORD"      # or password = "…"
 //! caller_id = "0312345678"
 //! national = true                        # dial 0312345678 rather than +81312345678
+//! qualify_secs = 60                      # OPTIONS keep-alive to outbound (0: off)
 //! register = true                        # REGISTER with the provider (needs outbound,
 //! register_expires = 3600                #   username and password); 60..=86400 s
 //! ```
@@ -99,6 +100,7 @@ struct TrunkSection {
     #[serde(default)]
     register: bool,
     register_expires: Option<Spanned<i64>>,
+    qualify_secs: Option<Spanned<i64>>,
 }
 
 /// Telephony settings (the `[sip]` section).
@@ -151,6 +153,8 @@ pub struct TrunkSettings {
     pub national: bool,
     /// Register with the provider, asking for this expiry (seconds).
     pub register: Option<u32>,
+    /// Send OPTIONS to `outbound` this often, seconds (0: never).
+    pub qualify_secs: u32,
 }
 
 impl fmt::Debug for TrunkSettings {
@@ -591,7 +595,17 @@ fn sip_settings(
             caller_id: t.caller_id,
             national: t.national,
             register: None,
+            qualify_secs: 60,
         };
+        if let Some(v) = t.qualify_secs {
+            match u32::try_from(*v.get_ref()) {
+                Ok(n) if n == 0 || (10..=3600).contains(&n) => trunk.qualify_secs = n,
+                _ => err(
+                    v.span(),
+                    "sip.trunks.qualify_secs: must be 0 (off) or between 10 and 3600".into(),
+                ),
+            }
+        }
         let expires = match t.register_expires {
             Some(v) => match u32::try_from(*v.get_ref()) {
                 Ok(n) if (60..=86_400).contains(&n) => n,
@@ -780,6 +794,14 @@ national = true
         );
 
         assert_eq!(t.register, None);
+        assert_eq!(t.qualify_secs, 60, "OPTIONS keep-alive by default");
+        let e = Config::from_toml(
+            "t.toml",
+            "[sip]\n[[sip.trunks]]\nname = \"q\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nqualify_secs = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("t.toml:6:16: sip.trunks.qualify_secs"), "{e}");
 
         let reg = "[[sip.trunks]]\nname = \"r\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nusername = \"u\"\npassword = \"p\"\nregister = true\nregister_expires = 600\n";
         let c = Config::from_toml("t.toml", &format!("[sip]\n{reg}")).unwrap();

@@ -353,6 +353,7 @@ fn trunk_config(t: &TrunkSettings, tenant_id: i64) -> TrunkConfig {
         caller_id: t.caller_id.clone(),
         national: t.national,
         register: t.register,
+        qualify_secs: t.qualify_secs,
     }
 }
 
@@ -498,6 +499,8 @@ async fn run(cli: Cli) -> Result<()> {
                         caller_id: Some(demo::CALLER_ID.into()),
                         national: true,
                         register: None,
+                        // The demo's carrier is a test peer that may not answer OPTIONS.
+                        qualify_secs: 0,
                     }],
                     ..SipSettings::default()
                 };

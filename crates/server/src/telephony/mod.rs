@@ -59,6 +59,8 @@ pub struct TrunkConfig {
     pub national: bool,
     /// Register with the provider (needs `outbound` and `auth`), asking for this expiry.
     pub register: Option<u32>,
+    /// OPTIONS keep-alive to `outbound` every this many seconds (0: off).
+    pub qualify_secs: u32,
 }
 
 impl TrunkConfig {
@@ -236,6 +238,21 @@ pub struct TelephonyStats {
     pub legs: usize,
     /// Registrations with providers, per trunk that registers.
     pub trunks: Vec<TrunkStatus>,
+    /// Whether each trunk's provider answers OPTIONS.
+    pub trunk_health: Vec<TrunkHealthView>,
+}
+
+/// Whether a trunk's provider answers (OPTIONS keep-alive).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TrunkHealthView {
+    pub trunk: String,
+    /// reachable or unreachable.
+    pub state: String,
+    /// The last answer's status (0: none).
+    pub code: u16,
+    pub rtt_ms: Option<u64>,
+    /// When last checked (RFC 3339).
+    pub at: String,
 }
 
 /// How a trunk's registration with its provider stands.
@@ -292,6 +309,19 @@ impl Telephony {
                     message: e.to_string(),
                 })?;
         for t in cfg.trunks.iter() {
+            if let (Some(dest), true) = (t.outbound, t.qualify_secs > 0) {
+                sip.qualify_trunk(
+                    &t.name,
+                    &t.domain.clone().unwrap_or_else(|| dest.to_string()),
+                    dest,
+                    if t.tcp {
+                        tsunagu_sip::Transport::Tcp
+                    } else {
+                        tsunagu_sip::Transport::Udp
+                    },
+                    std::time::Duration::from_secs(u64::from(t.qualify_secs)),
+                );
+            }
             if let (Some(expires), Some(dest), Some(auth)) = (t.register, t.outbound, &t.auth) {
                 sip.register_trunk(tsunagu_sip::TrunkRegistration {
                     trunk: t.name.clone(),

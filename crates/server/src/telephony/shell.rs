@@ -332,10 +332,23 @@ impl Shell {
                         at: crate::dto::ts(s.at),
                     })
                     .collect();
+                let trunk_health = self
+                    .sip
+                    .trunk_health()
+                    .into_iter()
+                    .map(|h| super::TrunkHealthView {
+                        trunk: h.trunk,
+                        state: h.state.into(),
+                        code: h.code,
+                        rtt_ms: h.rtt_ms,
+                        at: crate::dto::ts(h.at),
+                    })
+                    .collect();
                 let _ = reply.send(TelephonyStats {
                     calls: self.switch.call_count(),
                     legs: self.switch.leg_count(),
                     trunks,
+                    trunk_health,
                 });
             }
             Msg::Shutdown(_) => {}
