@@ -490,3 +490,58 @@ announce_secs = 0
     assert_eq!(s, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(b.to_string().contains("from"), "{b}");
 }
+
+/// A transfer started on the agent's phone (SIP REFER from baresip) sends the caller to an
+/// external number through the carrier, like the API's blind transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_from_the_phone_refer_reaches_the_carrier() {
+    let mut carrier = Carrier::start(1);
+    let demo = Demo::start_with(DemoOptions {
+        carrier: Some(carrier.port),
+        ..Default::default()
+    })
+    .await;
+    demo.use_flow("callback", CALLBACK_FLOW).await;
+    let admin = demo.admin().await;
+    let sv = demo.sv().await;
+    let suzuki = demo.login("suzuki", AGENT_PW).await;
+    let phone = Phone::start(&demo, "suzuki", PHONE_PW, 1000.0, true).await;
+    phone.registered(&admin, suzuki.agent_id()).await;
+    suzuki.set_state("available").await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let call = tokio::spawn({
+        let sip = demo.sip.clone();
+        async move {
+            Caller::new("09011112222")
+                .pause(800)
+                .digit('2')
+                .speak()
+                .speak()
+                .call_at(&sip, "100", true)
+                .await
+        }
+    });
+    let c = demo.call_since(&sv, started).await;
+    let id = c["id"].as_i64().unwrap();
+    demo.wait_status(&sv, id, "connected", Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    phone
+        .command("transfer", &format!("sip:0120444555@{}", demo.sip))
+        .await;
+    assert_eq!(call.await.unwrap(), 0, "the caller's script went through");
+    assert_eq!(
+        carrier.finish(Duration::from_secs(20)).await,
+        0,
+        "{}\n{}",
+        carrier.messages(),
+        phone.log()
+    );
+    assert_dialed(&carrier, "0120444555");
+    let done = demo.wait_events(&sv, id, "media", 3).await;
+    assert!(
+        kinds(&done).iter().any(|x| x == "external_transfer"),
+        "{done:#}"
+    );
+    assert_eq!(done["contact"]["status"], "wrap_up", "{done:#}");
+}
