@@ -93,6 +93,16 @@ pub trait Directory: Send + Sync + 'static {
     fn account(&self, username: &str) -> BoxFuture<'static, Option<SipAccount>>;
     /// Is an INVITE from `source` to `called` accepted, and for which tenant?
     fn trunk(&self, source: SocketAddr, called: &str) -> BoxFuture<'static, Option<TrunkMatch>>;
+    /// A provider that authenticates its INVITEs with digest instead of (or besides) its
+    /// address: the trunk of this account and the account's HA1.
+    fn trunk_account(&self, _username: &str) -> BoxFuture<'static, Option<(TrunkMatch, String)>> {
+        Box::pin(async { None })
+    }
+    /// Does any trunk take digest-authenticated INVITEs? If not, an INVITE from an unknown
+    /// address is refused (403) without a challenge.
+    fn trunk_digest(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -574,15 +584,73 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
     tx.respond(r).await
 }
 
+/// An INVITE from no allowed address: challenge it (407) if trunks take digest, and accept
+/// it for the trunk whose account answers the challenge. None: answered with 407 or 403.
+async fn trunk_by_digest(
+    shared: &Shared,
+    tx: &mut Transaction,
+    source: SocketAddr,
+) -> rsipstack::Result<Option<TrunkMatch>> {
+    if !shared.directory.trunk_digest() {
+        warn!(%source, "INVITE refused: not from a known trunk");
+        tx.reply(StatusCode::Forbidden).await?;
+        return Ok(None);
+    }
+    let now = now_ms();
+    let req = tx.original.clone();
+    let challenge = |stale: bool| {
+        let nonce = digest::make_nonce(&shared.config.nonce_secret, now);
+        Header::ProxyAuthenticate(digest::challenge(&shared.config.realm, &nonce, stale).into())
+    };
+    let creds = req.headers.iter().find_map(|h| match h {
+        Header::ProxyAuthorization(a) => digest::parse_authorization(a.value()),
+        _ => None,
+    });
+    let Some(creds) = creds else {
+        let mut r =
+            tx.endpoint_inner
+                .make_response(&req, StatusCode::ProxyAuthenticationRequired, None);
+        r.headers.push(challenge(false));
+        tx.respond(r).await?;
+        return Ok(None);
+    };
+    let account = shared.directory.trunk_account(&creds.username).await;
+    let ok = account.as_ref().is_some_and(|(_, ha1)| {
+        creds.realm == shared.config.realm && digest::verify(&creds, "INVITE", ha1)
+    });
+    let fresh = digest::nonce_valid(&shared.config.nonce_secret, &creds.nonce, now);
+    match (ok, fresh) {
+        (true, true) => Ok(account.map(|(t, _)| t)),
+        (true, false) => {
+            let mut r = tx.endpoint_inner.make_response(
+                &req,
+                StatusCode::ProxyAuthenticationRequired,
+                None,
+            );
+            r.headers.push(challenge(true));
+            tx.respond(r).await?;
+            Ok(None)
+        }
+        _ => {
+            warn!(%source, username = %creds.username, "INVITE refused: bad trunk credentials");
+            tx.reply(StatusCode::Forbidden).await?;
+            Ok(None)
+        }
+    }
+}
+
 async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::Result<()> {
     let req = tx.original.clone();
     let called = req.uri.user().unwrap_or_default().to_string();
     let Some((source, _)) = source_of(&tx) else {
         return tx.reply(StatusCode::BadRequest).await;
     };
-    let Some(trunk) = shared.directory.trunk(source, &called).await else {
-        warn!(%source, %called, "INVITE refused: not from a known trunk");
-        return tx.reply(StatusCode::Forbidden).await;
+    let trunk = match shared.directory.trunk(source, &called).await {
+        Some(t) => t,
+        None => match trunk_by_digest(&shared, &mut tx, source).await? {
+            Some(t) => t,
+            None => return Ok(()),
+        },
     };
     let from = req
         .from_header()

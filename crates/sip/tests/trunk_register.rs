@@ -272,3 +272,166 @@ async fn options_keep_alive_tells_whether_the_provider_answers() {
     let _ = tokio::time::timeout(Duration::from_secs(5), sipp.wait()).await;
     sip.shutdown();
 }
+
+/// A provider whose INVITEs come from addresses we do not list, authenticated by digest.
+struct DigestTrunk;
+
+impl Directory for DigestTrunk {
+    fn account(&self, _: &str) -> BoxFuture<'static, Option<SipAccount>> {
+        Box::pin(async { None })
+    }
+    fn trunk(&self, _: SocketAddr, _: &str) -> BoxFuture<'static, Option<TrunkMatch>> {
+        Box::pin(async { None })
+    }
+    fn trunk_account(&self, username: &str) -> BoxFuture<'static, Option<(TrunkMatch, String)>> {
+        let found = (username == "provider").then(|| {
+            (
+                TrunkMatch {
+                    tenant_id: 1,
+                    trunk: "carrier".into(),
+                },
+                tsunagu_sip::digest::ha1("provider", "tsunagu", "s3cret"),
+            )
+        });
+        Box::pin(async move { found })
+    }
+    fn trunk_digest(&self) -> bool {
+        true
+    }
+}
+
+const PROVIDER_INVITE: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="provider">
+<send retrans="500"><![CDATA[
+INVITE sip:0501234567@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:0312345678@[local_ip]:[local_port]>;tag=[pid]P[call_number]
+To: <sip:0501234567@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:0312345678@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="407" auth="true"/>
+<send><![CDATA[
+ACK sip:0501234567@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+
+]]></send>
+<send retrans="500"><![CDATA[
+INVITE sip:0501234567@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:0312345678@[local_ip]:[local_port]>;tag=[pid]P[call_number]
+To: <sip:0501234567@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: sip:0312345678@[local_ip]:[local_port]
+[authentication username=provider password=PASSWORD]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="FINAL"/>
+<send><![CDATA[
+ACK sip:0501234567@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+/// The provider calls with `password`; returns sipp's exit code and the trunk the call was
+/// taken for (if it was). A taken call is refused with 486 here.
+async fn provider_calls(password: &str, expect: &str) -> (i32, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("provider.xml");
+    std::fs::write(
+        &file,
+        PROVIDER_INVITE
+            .replace("PASSWORD", password)
+            .replace("FINAL", expect),
+    )
+    .unwrap();
+    let port = free_port();
+    let (sip, mut events) = tsunagu_sip::start(
+        SipConfig {
+            listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            tls: None,
+            realm: "tsunagu".into(),
+            nonce_secret: "test".into(),
+            user_agent: "tsunagu-test".into(),
+        },
+        Arc::new(DigestTrunk),
+    )
+    .await
+    .unwrap();
+    let mut sipp = tokio::process::Command::new("sipp")
+        .args([
+            "-sf",
+            &file.display().to_string(),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sipp is installed");
+    let mut taken = None;
+    let code = loop {
+        tokio::select! {
+            ev = events.recv() => {
+                if let Some(tsunagu_sip::SipEvent::Incoming { leg, trunk, .. }) = ev {
+                    taken = Some(trunk);
+                    sip.reject(leg, 486);
+                }
+            }
+            status = sipp.wait() => break status.unwrap().code().unwrap_or(-1),
+        }
+    };
+    sip.shutdown();
+    (code, taken)
+}
+
+#[tokio::test]
+async fn a_provider_authenticated_by_digest_gets_its_calls_through() {
+    let (code, taken) = provider_calls("s3cret", "486").await;
+    assert_eq!(
+        code, 0,
+        "challenged with 407, then taken (and refused busy here)"
+    );
+    assert_eq!(taken.as_deref(), Some("carrier"));
+}
+
+#[tokio::test]
+async fn a_provider_with_the_wrong_password_is_refused() {
+    let (code, taken) = provider_calls("guess", "403").await;
+    assert_eq!(code, 0, "challenged with 407, then refused 403");
+    assert_eq!(taken, None);
+}

@@ -38,6 +38,8 @@
 //! caller_id = "0312345678"
 //! national = true                        # dial 0312345678 rather than +81312345678
 //! qualify_secs = 60                      # OPTIONS keep-alive to outbound (0: off)
+//! inbound_username = "carrier-in"        # the provider's INVITEs may also come from
+//! inbound_password_env = "CARRIER_IN_PW" #   elsewhere, answering our digest challenge
 //! register = true                        # REGISTER with the provider (needs outbound,
 //! register_expires = 3600                #   username and password); 60..=86400 s
 //! ```
@@ -101,6 +103,9 @@ struct TrunkSection {
     register: bool,
     register_expires: Option<Spanned<i64>>,
     qualify_secs: Option<Spanned<i64>>,
+    inbound_username: Option<String>,
+    inbound_password: Option<String>,
+    inbound_password_env: Option<String>,
 }
 
 /// Telephony settings (the `[sip]` section).
@@ -155,6 +160,8 @@ pub struct TrunkSettings {
     pub register: Option<u32>,
     /// Send OPTIONS to `outbound` this often, seconds (0: never).
     pub qualify_secs: u32,
+    /// The provider's INVITEs may authenticate with digest: (username, password).
+    pub inbound_auth: Option<(String, String)>,
 }
 
 impl fmt::Debug for TrunkSettings {
@@ -596,7 +603,32 @@ fn sip_settings(
             national: t.national,
             register: None,
             qualify_secs: 60,
+            inbound_auth: None,
         };
+        let inbound_password = match t.inbound_password_env {
+            Some(var) => match std::env::var(&var) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    err(
+                        span.clone(),
+                        format!("sip.trunks.inbound_password_env: environment variable {var} is not set"),
+                    );
+                    None
+                }
+            },
+            None => t.inbound_password,
+        };
+        match (t.inbound_username, inbound_password) {
+            (Some(u), Some(p)) if !u.is_empty() && p.len() >= 8 => trunk.inbound_auth = Some((u, p)),
+            (None, None) => {}
+            _ => err(
+                span.clone(),
+                format!(
+                    "trunk {}: inbound_username needs inbound_password (8 characters or more) and the reverse",
+                    t.name
+                ),
+            ),
+        }
         if let Some(v) = t.qualify_secs {
             match u32::try_from(*v.get_ref()) {
                 Ok(n) if n == 0 || (10..=3600).contains(&n) => trunk.qualify_secs = n,
@@ -669,10 +701,13 @@ fn sip_settings(
             }
             trunk.register = Some(expires);
         }
-        if trunk.allow.is_empty() && trunk.outbound.is_none() {
+        if trunk.allow.is_empty() && trunk.outbound.is_none() && trunk.inbound_auth.is_none() {
             err(
                 span,
-                format!("trunk {}: give allow (inbound) and/or outbound", t.name),
+                format!(
+                    "trunk {}: give allow or inbound_username (inbound) and/or outbound",
+                    t.name
+                ),
             );
         }
         out.trunks.push(trunk);
@@ -795,6 +830,27 @@ national = true
 
         assert_eq!(t.register, None);
         assert_eq!(t.qualify_secs, 60, "OPTIONS keep-alive by default");
+        let e = Config::from_toml(
+            "t.toml",
+            "[sip]\n[[sip.trunks]]\nname = \"in\"\ntenant = \"a\"\ninbound_username = \"prov\"\ninbound_password = \"short\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:2:1: trunk in: inbound_username needs inbound_password"),
+            "{e}"
+        );
+        let c = Config::from_toml(
+            "t.toml",
+            "[sip]\n[[sip.trunks]]\nname = \"in\"\ntenant = \"a\"\ninbound_username = \"prov\"\ninbound_password = \"long-enough\"\n",
+        )
+        .unwrap();
+        let t = &c.sip.unwrap().trunks[0];
+        assert_eq!(t.inbound_auth.as_ref().map(|a| a.0.as_str()), Some("prov"));
+        assert!(
+            !format!("{t:?}").contains("long-enough"),
+            "no password in debug output"
+        );
         let e = Config::from_toml(
             "t.toml",
             "[sip]\n[[sip.trunks]]\nname = \"q\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nqualify_secs = 5\n",

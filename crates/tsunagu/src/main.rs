@@ -354,6 +354,13 @@ fn trunk_config(t: &TrunkSettings, tenant_id: i64) -> TrunkConfig {
         national: t.national,
         register: t.register,
         qualify_secs: t.qualify_secs,
+        // Only the HA1 leaves the configuration.
+        inbound_auth: t.inbound_auth.as_ref().map(|(u, p)| {
+            (
+                u.clone(),
+                tsunagu_sip::digest::ha1(u, tsunagu_sip::REALM, p),
+            )
+        }),
     }
 }
 
@@ -501,6 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
                         register: None,
                         // The demo's carrier is a test peer that may not answer OPTIONS.
                         qualify_secs: 0,
+                        inbound_auth: None,
                     }],
                     ..SipSettings::default()
                 };

@@ -40,4 +40,24 @@ impl Directory for StoreDirectory {
             });
         Box::pin(async move { found })
     }
+
+    fn trunk_account(&self, username: &str) -> BoxFuture<'static, Option<(TrunkMatch, String)>> {
+        let found = self.trunks.iter().find_map(|t| {
+            let (user, ha1) = t.inbound_auth.as_ref()?;
+            (user == username).then(|| {
+                (
+                    TrunkMatch {
+                        tenant_id: t.tenant_id,
+                        trunk: t.name.clone(),
+                    },
+                    ha1.clone(),
+                )
+            })
+        });
+        Box::pin(async move { found })
+    }
+
+    fn trunk_digest(&self) -> bool {
+        self.trunks.iter().any(|t| t.inbound_auth.is_some())
+    }
 }

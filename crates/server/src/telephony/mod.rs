@@ -61,6 +61,8 @@ pub struct TrunkConfig {
     pub register: Option<u32>,
     /// OPTIONS keep-alive to `outbound` every this many seconds (0: off).
     pub qualify_secs: u32,
+    /// The provider authenticates its INVITEs with digest: (username, HA1 in our realm).
+    pub inbound_auth: Option<(String, String)>,
 }
 
 impl TrunkConfig {
