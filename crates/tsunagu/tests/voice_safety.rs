@@ -202,9 +202,10 @@ async fn malformed_sip_is_refused_without_disturbing_a_call() {
         "the call was disturbed: {}",
         demo.log()
     );
-    let done = demo
-        .wait_status(&sv, id, "wrap_up", Duration::from_secs(10))
+    demo.wait_status(&sv, id, "wrap_up", Duration::from_secs(10))
         .await;
+    // The RTP figures are written just after the call ends.
+    let done = demo.wait_events(&sv, id, "media", 2).await;
     let media = events(&done, "media");
     let customer = media
         .iter()
