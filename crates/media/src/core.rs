@@ -34,6 +34,10 @@ const INBOX_MAX: usize = 4 * FRAME;
 const RTCP_INTERVAL_MS: i64 = 5000;
 /// A latched peer silent this long may move to a new address (NAT rebinding).
 const RELATCH_AFTER_MS: i64 = 2000;
+/// The CNAME in our RTCP SDES.
+const CNAME: &str = "tsunagu";
+/// Interleaved stereo samples per recorded chunk handed out: one second (50 frames).
+const RECORD_CHUNK: usize = 2 * FRAME * 50;
 
 /// What a leg hears.
 #[derive(Clone, Debug)]
@@ -127,6 +131,32 @@ struct OutStream {
     marker: bool,
 }
 
+impl OutStream {
+    /// The header of the next packet sent, with `len` payload bytes: moves the sequence
+    /// number on, sets the marker if one is pending (or `marker`) and then clears it, and
+    /// counts the packet and its payload for RTCP.
+    fn next_header(
+        &mut self,
+        payload_type: u8,
+        timestamp: u32,
+        marker: bool,
+        len: usize,
+    ) -> RtpHeader {
+        self.seq = self.seq.wrapping_add(1);
+        let header = RtpHeader {
+            marker: self.marker || marker,
+            payload_type,
+            sequence: self.seq,
+            timestamp,
+            ssrc: self.ssrc,
+        };
+        self.marker = false;
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(len as u32);
+        header
+    }
+}
+
 #[derive(Debug)]
 struct Leg {
     params: LegParams,
@@ -190,7 +220,6 @@ pub struct MediaCore {
     events: VecDeque<MediaEvent>,
     records: VecDeque<RecordChunk>,
     rng: u64,
-    cname: String,
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -218,7 +247,6 @@ impl MediaCore {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             records: VecDeque::new(),
-            cname: "tsunagu".into(),
         }
     }
 
@@ -316,10 +344,14 @@ impl MediaCore {
 
     /// Chooses what the leg hears.
     pub fn set_source(&mut self, id: LegId, source: Source) {
-        let Some(old) = self.legs.get(&id).map(|l| l.source.clone()) else {
+        let Some(leg) = self.legs.get(&id) else {
             return;
         };
-        if let Source::Relay(from) = old {
+        let old_relay = match &leg.source {
+            Source::Relay(from) => Some(*from),
+            _ => None,
+        };
+        if let Some(from) = old_relay {
             if let Some(f) = self.legs.get_mut(&from) {
                 f.relay_targets.retain(|&t| t != id);
             }
@@ -348,7 +380,7 @@ impl MediaCore {
                 left,
                 right,
                 paused: false,
-                buffer: Vec::with_capacity(2 * FRAME * 50),
+                buffer: Vec::with_capacity(RECORD_CHUNK),
             },
         );
         self.recount_consumers();
@@ -383,10 +415,6 @@ impl MediaCore {
             sent: u64::from(l.out.packets),
             malformed: l.malformed,
         })
-    }
-
-    pub fn leg_count(&self) -> usize {
-        self.legs.len()
     }
 
     /// Where the leg's media goes now (after latching).
@@ -459,11 +487,7 @@ impl MediaCore {
         leg.rx.on_packet(h.ssrc, h.sequence, h.timestamp, now * 8);
 
         let is_event = Some(h.payload_type) == leg.params.telephone_event;
-        let law = match h.payload_type {
-            0 => Some(Law::Ulaw),
-            8 => Some(Law::Alaw),
-            _ => None,
-        };
+        let law = Law::from_payload_type(h.payload_type);
         if is_event {
             if let Some(digit) = leg.dtmf.feed(h.timestamp, packet.payload) {
                 self.events.push_back(MediaEvent::Dtmf { leg: id, digit });
@@ -479,10 +503,13 @@ impl MediaCore {
         if leg.relay_targets.is_empty() || (law.is_none() && !is_event) {
             return;
         }
-        let targets = leg.relay_targets.clone();
-        let payload = packet.payload.to_vec();
-        for t in targets {
-            self.relay(id, t, h, law, is_event, &payload);
+        // Lent out while relaying (relay() never looks at it), then put back.
+        let targets = std::mem::take(&mut leg.relay_targets);
+        for &t in &targets {
+            self.relay(id, t, h, law, is_event, packet.payload);
+        }
+        if let Some(leg) = self.legs.get_mut(&id) {
+            leg.relay_targets = targets;
         }
     }
 
@@ -520,19 +547,11 @@ impl MediaCore {
                 offset
             }
         };
-        out.seq = out.seq.wrapping_add(1);
         let ts = h.timestamp.wrapping_add(offset);
         if !is_event {
             out.ts = ts;
         }
-        let header = RtpHeader {
-            marker: out.marker || h.marker,
-            payload_type: pt,
-            sequence: out.seq,
-            timestamp: ts,
-            ssrc: out.ssrc,
-        };
-        out.marker = false;
+        let header = out.next_header(pt, ts, h.marker, payload.len());
         let mut data = Vec::with_capacity(rtp::HEADER_LEN + payload.len());
         rtp::write_header(&header, &mut data);
         match (law, is_event) {
@@ -545,8 +564,6 @@ impl MediaCore {
             }
             _ => data.extend_from_slice(payload),
         }
-        out.packets = out.packets.wrapping_add(1);
-        out.octets = out.octets.wrapping_add(payload.len() as u32);
         self.transmits.push_back(Transmit {
             leg: to,
             rtcp: false,
@@ -585,22 +602,13 @@ impl MediaCore {
             self.generate(id, &mut frame);
             let leg = self.legs.get_mut(&id).expect("present");
             let out = &mut leg.out;
-            out.seq = out.seq.wrapping_add(1);
-            out.ts = out.ts.wrapping_add(FRAME as u32);
+            let ts = out.ts.wrapping_add(FRAME as u32);
+            out.ts = ts;
             out.relay = None;
-            let header = RtpHeader {
-                marker: out.marker,
-                payload_type: law.payload_type(),
-                sequence: out.seq,
-                timestamp: out.ts,
-                ssrc: out.ssrc,
-            };
-            out.marker = false;
+            let header = out.next_header(law.payload_type(), ts, false, FRAME);
             let mut data = Vec::with_capacity(rtp::HEADER_LEN + FRAME);
             rtp::write_header(&header, &mut data);
             law.encode_into(&frame, &mut data);
-            out.packets = out.packets.wrapping_add(1);
-            out.octets = out.octets.wrapping_add(FRAME as u32);
             self.transmits.push_back(Transmit {
                 leg: id,
                 rtcp: false,
@@ -621,9 +629,8 @@ impl MediaCore {
                 rec.buffer.push(l);
                 rec.buffer.push(r);
             }
-            if rec.buffer.len() >= 2 * FRAME * 50 {
-                let samples =
-                    std::mem::replace(&mut rec.buffer, Vec::with_capacity(2 * FRAME * 50));
+            if rec.buffer.len() >= RECORD_CHUNK {
+                let samples = std::mem::replace(&mut rec.buffer, Vec::with_capacity(RECORD_CHUNK));
                 self.records.push_back(RecordChunk {
                     recording: rid,
                     samples,
@@ -644,7 +651,7 @@ impl MediaCore {
                         leg.out.packets,
                         leg.out.octets,
                         block.as_ref(),
-                        &self.cname,
+                        CNAME,
                     );
                     let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
                     self.transmits.push_back(Transmit {
@@ -668,29 +675,30 @@ impl MediaCore {
 
     /// Fills `frame` with what leg `id` hears this tick.
     fn generate(&mut self, id: LegId, frame: &mut [i16]) {
-        let source = self.legs[&id].source.clone();
-        match source {
+        let amp = i64::from(self.config.comfort_noise);
+        // Disjoint borrows: the legs are only read, the noise generator moves on.
+        let MediaCore { legs, rng, .. } = self;
+        let leg = &legs[&id];
+        match &leg.source {
             Source::Silence | Source::Relay(_) => {
-                let amp = i64::from(self.config.comfort_noise);
                 for s in frame.iter_mut() {
                     *s = if amp == 0 {
                         0
                     } else {
-                        ((splitmix(&mut self.rng) % (2 * amp as u64 + 1)) as i64 - amp) as i16
+                        ((splitmix(rng) % (2 * amp as u64 + 1)) as i64 - amp) as i16
                     };
                 }
             }
             Source::Prompt { prompt, .. } => {
-                let pos = self.legs[&id].play_pos;
+                let pos = leg.play_pos;
                 for (i, s) in frame.iter_mut().enumerate() {
                     *s = prompt.samples.get(pos + i).copied().unwrap_or(0);
                 }
-                self.advance_prompt(id);
             }
             Source::Mix(inputs) => {
                 let mut acc = [0i32; FRAME];
-                for input in &inputs {
-                    if let Some(l) = self.legs.get(input) {
+                for input in inputs {
+                    if let Some(l) = legs.get(input) {
                         for (a, &s) in acc.iter_mut().zip(l.frame.iter()) {
                             *a += i32::from(s);
                         }
@@ -701,6 +709,8 @@ impl MediaCore {
                 }
             }
         }
+        // Moves a prompt on by this frame; nothing for the other sources.
+        self.advance_prompt(id);
     }
 
     /// Moves a playing prompt on by one frame; at its end loops or reports it done.

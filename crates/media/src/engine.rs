@@ -3,7 +3,6 @@
 //! hands recorded audio to a writer thread. Commands come in over a channel (with a mio
 //! waker); events go out over a tokio channel.
 
-use std::collections::HashMap;
 use std::io::{BufWriter, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustc_hash::{FxHashMap, FxHashSet};
 use tracing::{debug, error, warn};
 
 use crate::core::*;
@@ -92,7 +92,7 @@ struct PortPool {
     min: u16,
     max: u16,
     next: u16,
-    in_use: std::collections::HashSet<u16>,
+    in_use: FxHashSet<u16>,
 }
 
 impl PortPool {
@@ -187,10 +187,6 @@ impl MediaHandle {
         let _ = self.send(Command::StopRecording(id));
     }
 
-    pub async fn stats(&self, id: LegId) -> Option<LegStats> {
-        self.request_stats(id)?.await.ok().flatten()
-    }
-
     /// Asks for the leg's figures now (ordered with the commands sent before and after);
     /// the answer comes on the returned channel.
     pub fn request_stats(
@@ -200,10 +196,6 @@ impl MediaHandle {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Stats(id, tx)).ok()?;
         Some(rx)
-    }
-
-    pub fn local_ip(&self) -> IpAddr {
-        self.ip
     }
 }
 
@@ -246,8 +238,8 @@ impl MediaEngine {
                     events,
                     wtx,
                     ports: pool,
-                    legs: HashMap::new(),
-                    tokens: HashMap::new(),
+                    legs: FxHashMap::default(),
+                    tokens: FxHashMap::default(),
                     next_token: 0,
                 }
                 .run()
@@ -295,8 +287,10 @@ fn writer_loop(
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut open: HashMap<RecordingId, (PathBuf, hound::WavWriter<BufWriter<std::fs::File>>, u64)> =
-        HashMap::new();
+    let mut open: FxHashMap<
+        RecordingId,
+        (PathBuf, hound::WavWriter<BufWriter<std::fs::File>>, u64),
+    > = FxHashMap::default();
     while let Ok(msg) = rx.recv() {
         match msg {
             WriterMsg::Open(id, path) => {
@@ -367,9 +361,10 @@ struct EngineLoop {
     events: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
     wtx: mpsc::Sender<WriterMsg>,
     ports: Arc<Mutex<PortPool>>,
-    legs: HashMap<LegId, LegSockets>,
-    /// token → (leg, is RTCP)
-    tokens: HashMap<usize, (LegId, bool)>,
+    legs: FxHashMap<LegId, LegSockets>,
+    /// token → leg. Tokens come in pairs from `next_token` (always even): the even one is
+    /// the leg's RTP socket, the odd one (`token & 1 == 1`) its RTCP socket.
+    tokens: FxHashMap<usize, LegId>,
     next_token: usize,
 }
 
@@ -399,9 +394,11 @@ impl EngineLoop {
                 if ev.token() == WAKER {
                     continue;
                 }
-                let Some(&(leg, is_rtcp)) = self.tokens.get(&ev.token().0) else {
+                let token = ev.token().0;
+                let Some(&leg) = self.tokens.get(&token) else {
                     continue;
                 };
+                let is_rtcp = token & 1 == 1;
                 let Some(s) = self.legs.get(&leg) else {
                     continue;
                 };
@@ -468,8 +465,8 @@ impl EngineLoop {
                         self.ports.lock().expect("port pool").in_use.remove(&port);
                         continue;
                     }
-                    self.tokens.insert(token, (id, false));
-                    self.tokens.insert(token + 1, (id, true));
+                    self.tokens.insert(token, id);
+                    self.tokens.insert(token + 1, id);
                     self.legs.insert(
                         id,
                         LegSockets {

@@ -120,6 +120,15 @@ impl Law {
         }
     }
 
+    /// The law a static RTP payload type stands for (0: PCMU, 8: PCMA), if any.
+    pub const fn from_payload_type(pt: u8) -> Option<Law> {
+        match pt {
+            0 => Some(Law::Ulaw),
+            8 => Some(Law::Alaw),
+            _ => None,
+        }
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Law::Ulaw => "PCMU",
@@ -147,11 +156,6 @@ impl Law {
 
     pub fn decode_into(self, bytes: &[u8], out: &mut Vec<i16>) {
         out.extend(bytes.iter().map(|&b| self.decode(b)));
-    }
-
-    /// The byte a silent sample encodes to.
-    pub fn silence(self) -> u8 {
-        self.encode(0)
     }
 }
 

@@ -32,11 +32,6 @@ impl Prompt {
         })
     }
 
-    /// Duration in milliseconds.
-    pub fn duration_ms(&self) -> u64 {
-        self.samples.len() as u64 / 8
-    }
-
     /// A tone (for tests and ringback): `ms` of `freq` Hz at `amplitude`.
     pub fn tone(name: &str, freq: f64, ms: u32, amplitude: f64) -> Arc<Prompt> {
         let n = (ms * 8) as usize;

@@ -1,5 +1,7 @@
-//! RTCP (RFC 3550 §6): the sender reports we emit for each stream and the reception
-//! reports we read from peers (loss and jitter as they see our audio).
+//! RTCP (RFC 3550 §6): the sender reports we emit for each stream, with a reception block
+//! on what we receive. [`report_blocks`] parses the reception blocks in a peer's compound
+//! packet; it is kept for robustness (and exercised by tests) but nothing uses it yet: the
+//! engine discards the RTCP it receives.
 
 /// One reception report block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

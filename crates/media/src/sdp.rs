@@ -63,7 +63,6 @@ pub struct AudioOffer {
     /// The payload type mapped to telephone-event/8000, if any.
     pub telephone_event: Option<u8>,
     pub direction: Direction,
-    pub ptime: Option<u32>,
 }
 
 impl AudioOffer {
@@ -76,11 +75,7 @@ impl AudioOffer {
     pub fn choose_law(&self) -> Result<Law, SdpError> {
         self.payload_types
             .iter()
-            .find_map(|&pt| match pt {
-                0 => Some(Law::Ulaw),
-                8 => Some(Law::Alaw),
-                _ => None,
-            })
+            .find_map(|&pt| Law::from_payload_type(pt))
             .ok_or(SdpError::NoCommonCodec)
     }
 }
@@ -93,10 +88,10 @@ pub fn parse(sdp: &str) -> Result<AudioOffer, SdpError> {
     let mut seen_audio = false;
     let mut port = 0u16;
     let mut pts: Vec<u8> = Vec::new();
-    let mut dynamic: Vec<(u8, String)> = Vec::new();
+    // The first rtpmap of the audio stream naming telephone-event/8000 (any case).
+    let mut telephone_event: Option<u8> = None;
     let mut session_dir = Direction::SendRecv;
     let mut media_dir: Option<Direction> = None;
-    let mut ptime = None;
     for (i, raw) in sdp.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if line.is_empty() {
@@ -158,15 +153,15 @@ pub fn parse(sdp: &str) -> Result<AudioOffer, SdpError> {
                     } else if !seen_audio {
                         session_dir = d;
                     }
-                } else if in_audio && name == "rtpmap" {
+                } else if in_audio && name == "rtpmap" && telephone_event.is_none() {
                     let mut it = arg.split_whitespace();
                     if let (Some(pt), Some(enc)) =
-                        (it.next().and_then(|p| p.parse().ok()), it.next())
+                        (it.next().and_then(|p| p.parse::<u8>().ok()), it.next())
                     {
-                        dynamic.push((pt, enc.to_ascii_lowercase()));
+                        if starts_with_ignore_ascii_case(enc, TELEPHONE_EVENT) {
+                            telephone_event = Some(pt);
+                        }
                     }
-                } else if in_audio && name == "ptime" {
-                    ptime = arg.trim().parse().ok();
                 }
             }
             _ => {}
@@ -176,17 +171,22 @@ pub fn parse(sdp: &str) -> Result<AudioOffer, SdpError> {
         return Err(SdpError::NoAudio);
     }
     let ip = media_ip.or(session_ip).ok_or(SdpError::NoAddress)?;
-    let telephone_event = dynamic
-        .iter()
-        .find(|(_, e)| e.starts_with("telephone-event/8000"))
-        .map(|(pt, _)| *pt);
     Ok(AudioOffer {
         rtp: SocketAddr::new(ip, port),
         payload_types: pts,
         telephone_event,
         direction: media_dir.unwrap_or(session_dir),
-        ptime,
     })
+}
+
+/// The rtpmap encoding (name/clock rate) of RFC 4733 events at 8 kHz, in lower case.
+const TELEPHONE_EVENT: &str = "telephone-event/8000";
+
+/// Does `s` begin with `prefix`, ignoring ASCII case?
+fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 /// Our side of a session: what we write into an offer or an answer.
