@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use jiff::civil::{Date, Weekday};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -41,15 +41,7 @@ impl CompiledCalendar {
         if self.holidays.contains(&z.date()) {
             return false;
         }
-        let day = match z.weekday() {
-            Weekday::Monday => 0,
-            Weekday::Tuesday => 1,
-            Weekday::Wednesday => 2,
-            Weekday::Thursday => 3,
-            Weekday::Friday => 4,
-            Weekday::Saturday => 5,
-            Weekday::Sunday => 6,
-        };
+        let day = z.weekday().to_monday_zero_offset() as usize;
         let minute = z.hour() as u16 * 60 + z.minute() as u16;
         self.hours[day]
             .iter()

@@ -136,12 +136,15 @@ fn unreachable_nodes_are_warnings() {
     assert_eq!(f.warnings, vec!["f.toml:5:1: node `b` is never reached"]);
 }
 
+/// A run of `flow` for a call from `caller` to `called`, started at `now`.
+fn started(flow: Arc<Flow>, caller: &str, called: &str, now: i64) -> Run {
+    let mut r = Run::new(flow, caller, called);
+    r.start(now);
+    r
+}
+
 fn steps(r: &mut Run) -> Vec<Step> {
-    let mut v = Vec::new();
-    while let Some(s) = r.poll_step() {
-        v.push(s);
-    }
-    v
+    std::iter::from_fn(|| r.poll_step()).collect()
 }
 
 fn plays(s: &[Step]) -> Vec<String> {
@@ -163,8 +166,7 @@ const T: i64 = 1_767_571_200_000; // a Monday, 09:00 JST
 
 #[test]
 fn the_demo_menu_routes_by_key() {
-    let mut r = Run::new(demo(), "+819012345678", "+81312345678");
-    r.start(T);
+    let mut r = started(demo(), "+819012345678", "+81312345678", T);
     let s = steps(&mut r);
     assert_eq!(plays(&s), vec!["welcome+recording_notice"]);
     r.handle(Input::PromptDone, T + 8000);
@@ -194,8 +196,7 @@ fn the_demo_menu_routes_by_key() {
 
 #[test]
 fn wrong_keys_and_silence_retry_then_fail_over() {
-    let mut r = Run::new(demo(), "c", "d");
-    r.start(T);
+    let mut r = started(demo(), "c", "d", T);
     r.handle(Input::PromptDone, T + 1);
     steps(&mut r);
     r.handle(Input::PromptDone, T + 2); // menu played: wait for a key
@@ -217,8 +218,7 @@ fn wrong_keys_and_silence_retry_then_fail_over() {
 
 #[test]
 fn collect_reads_digits_until_the_terminator() {
-    let mut r = Run::new(demo(), "c", "d");
-    r.start(T);
+    let mut r = started(demo(), "c", "d", T);
     r.handle(Input::PromptDone, T);
     r.handle(Input::Digit('1'), T); // orders → order number
     steps(&mut r);
@@ -252,8 +252,7 @@ fn collect_reads_digits_until_the_terminator() {
 
 #[test]
 fn keys_typed_ahead_during_a_greeting_reach_the_menu() {
-    let mut r = Run::new(demo(), "c", "d");
-    r.start(T);
+    let mut r = started(demo(), "c", "d", T);
     r.handle(Input::Digit('3'), T + 100); // during the greeting
     r.handle(Input::PromptDone, T + 8000);
     let s = steps(&mut r);
@@ -305,15 +304,13 @@ next = "loop"
 "#;
     let f = Arc::new(load("t.toml", text, &checks()).unwrap());
     let closed_at_lunch = T + 3 * 3600 * 1000 + 30 * 60 * 1000; // 12:30 JST
-    let mut r = Run::new(f.clone(), "+8190", "d");
-    r.start(closed_at_lunch);
+    let mut r = started(f.clone(), "+8190", "d", closed_at_lunch);
     assert_eq!(plays(&steps(&mut r)), vec!["closed"]);
-    let mut r = Run::new(f.clone(), "+8190", "d");
-    r.start(T + 7 * 86_400_000); // the next Monday is a holiday
+    // The next Monday is a holiday.
+    let mut r = started(f.clone(), "+8190", "d", T + 7 * 86_400_000);
     assert_eq!(plays(&steps(&mut r)), vec!["closed"]);
 
-    let mut r = Run::new(f.clone(), "+8190", "d");
-    r.start(T);
+    let mut r = started(f.clone(), "+8190", "d", T);
     let s = steps(&mut r);
     assert!(s.contains(&Step::Http {
         url: "http://crm.example/customers?tel=+8190".into(),
@@ -336,16 +333,14 @@ next = "loop"
     );
 
     // A lookup that fails goes to on_error; a loop without input ends the call.
-    let mut r = Run::new(f.clone(), "+8190", "d");
-    r.start(T);
+    let mut r = started(f.clone(), "+8190", "d", T);
     r.handle(
         Input::HttpResult(Ok(json!({ "member": { "rank": "gold" } }))),
         T + 100,
     );
     let s = steps(&mut r);
     assert_eq!(s.last(), Some(&Step::Hangup), "an endless loop is cut off");
-    let mut r = Run::new(f, "+8190", "d");
-    r.start(T);
+    let mut r = started(f, "+8190", "d", T);
     r.handle(Input::HttpResult(Err("timeout".into())), T + 2000);
     assert_eq!(plays(&steps(&mut r)), vec!["goodbye"]);
 }

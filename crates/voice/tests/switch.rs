@@ -42,8 +42,12 @@ max_secs = 60
 type = "hangup"
 "#;
 
+fn flow_from(name: &str, src: &str) -> Arc<Flow> {
+    Arc::new(load(name, src, &Checks::none()).unwrap())
+}
+
 fn flow() -> Arc<Flow> {
-    Arc::new(load("t.toml", FLOW, &Checks::none()).unwrap())
+    flow_from("t.toml", FLOW)
 }
 
 fn offer_sdp(port: u16) -> String {
@@ -142,18 +146,48 @@ impl H {
         })
     }
 
-    /// An inbound call answered, through the menu (key 1) into the queue `sales`.
-    fn queued_call(&mut self) -> u64 {
-        let o = self.sip(SipIn::Incoming {
+    /// The prompt the customer hears is done playing.
+    fn prompt_done(&mut self, outs: &[Out]) -> Vec<Out> {
+        let token = token_of(outs, CUSTOMER);
+        self.media(MediaEvent::PlayDone {
+            leg: CUSTOMER,
+            token,
+        })
+    }
+
+    /// An inbound call from 0312345678 running `flow`: offered, its contact created, its
+    /// media ready (so it is answered and the flow starts). Returns the outputs of the
+    /// offer and those after the answer.
+    fn inbound(&mut self, flow: Arc<Flow>, caller_name: Option<String>) -> (Vec<Out>, Vec<Out>) {
+        let offered = self.sip(SipIn::Incoming {
             leg: CUSTOMER,
             tenant_id: 1,
             caller: "0312345678".into(),
-            caller_name: Some("山田".into()),
+            caller_name,
             called: "0501234567".into(),
             offer: Some(offer_sdp(4000)),
-            flow: Some(flow()),
+            flow: Some(flow),
             call_id: "c1".into(),
         });
+        let call = offered
+            .iter()
+            .find_map(|x| match x {
+                Out::CreateContact { call, .. } => Some(*call),
+                _ => None,
+            })
+            .unwrap();
+        self.center(CenterIn::ContactCreated {
+            call,
+            contact: CONTACT,
+        });
+        self.sw.handle_leg_ready(CUSTOMER, 20_000, self.now);
+        let answered = self.drain();
+        (offered, answered)
+    }
+
+    /// An inbound call answered, through the menu (key 1) into the queue `sales`.
+    fn queued_call(&mut self) -> u64 {
+        let (o, answered) = self.inbound(flow(), Some("山田".into()));
         assert!(
             matches!(o[0], Out::MediaCreate { leg: CUSTOMER, .. }),
             "{o:?}"
@@ -165,12 +199,7 @@ impl H {
             }
             other => panic!("{other:?}"),
         };
-        self.center(CenterIn::ContactCreated {
-            call,
-            contact: CONTACT,
-        });
-        self.sw.handle_leg_ready(CUSTOMER, 20_000, self.now);
-        let o = self.drain();
+        let o = answered;
         let answer = o.iter().find_map(|x| match x {
             Out::SipAnswer { leg: CUSTOMER, sdp } => Some(sdp.clone()),
             _ => None,
@@ -179,11 +208,7 @@ impl H {
             .expect("answered")
             .contains("m=audio 20000 RTP/AVP 0 101"));
         assert_eq!(prompts_of(&o, CUSTOMER), vec!["menu"]);
-        let token = token_of(&o, CUSTOMER);
-        self.media(MediaEvent::PlayDone {
-            leg: CUSTOMER,
-            token,
-        });
+        self.prompt_done(&o);
         let o = self.media(MediaEvent::Dtmf {
             leg: CUSTOMER,
             digit: '1',
@@ -683,11 +708,7 @@ fn announcements_give_the_position_and_wait_then_music_again() {
         prompts_of(&o, CUSTOMER),
         vec!["position_3", "wait_2", "callback_offer"]
     );
-    let token = token_of(&o, CUSTOMER);
-    let o = h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
+    let o = h.prompt_done(&o);
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["moh"]);
     // The caller asks for a callback with key 1: the contact stays queued, the call ends.
     let o = h.media(MediaEvent::Dtmf {
@@ -702,11 +723,7 @@ fn announcements_give_the_position_and_wait_then_music_again() {
         }),
         "{o:?}"
     );
-    let token = token_of(&o, CUSTOMER);
-    let o = h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
+    let o = h.prompt_done(&o);
     assert_eq!(hangups(&o), vec![CUSTOMER]);
     assert!(ends(&o).is_empty(), "a callback keeps its contact open");
 }
@@ -717,17 +734,9 @@ fn max_wait_leads_to_voicemail() {
     h.queued_call();
     let o = h.center(CenterIn::MaxWait { contact: CONTACT });
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["voicemail"]);
-    let token = token_of(&o, CUSTOMER);
-    let o = h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
+    let o = h.prompt_done(&o);
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["beep"]);
-    let token = token_of(&o, CUSTOMER);
-    let o = h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
+    let o = h.prompt_done(&o);
     let rec = o
         .iter()
         .find_map(|x| match x {
@@ -981,30 +990,7 @@ prompt = "closed"
 
 /// An inbound call whose flow forwards it at once; returns the forward's Locate outputs.
 fn forwarded_call(h: &mut H) -> Vec<Out> {
-    let flow = Arc::new(load("fwd.toml", FORWARD_FLOW, &Checks::none()).unwrap());
-    let o = h.sip(SipIn::Incoming {
-        leg: CUSTOMER,
-        tenant_id: 1,
-        caller: "0312345678".into(),
-        caller_name: None,
-        called: "0501234567".into(),
-        offer: Some(offer_sdp(4000)),
-        flow: Some(flow),
-        call_id: "c1".into(),
-    });
-    let call = o
-        .iter()
-        .find_map(|x| match x {
-            Out::CreateContact { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
-    h.center(CenterIn::ContactCreated {
-        call,
-        contact: CONTACT,
-    });
-    h.sw.handle_leg_ready(CUSTOMER, 20_000, h.now);
-    let o = h.drain();
+    let (_, o) = h.inbound(flow_from("fwd.toml", FORWARD_FLOW), None);
     assert!(
         o.iter().any(|x| matches!(
             x,
@@ -1063,48 +1049,14 @@ fn a_forward_nobody_answers_goes_on_with_the_flow() {
 #[test]
 fn hanging_up_after_leaving_a_message_is_not_an_abandon() {
     let mut h = H::new();
-    let flow = Arc::new(
-        load(
-            "vm.toml",
-            "name = \"vm\"\nstart = \"vm\"\nlanguage = \"ja\"\n\n[nodes.vm]\ntype = \"voicemail\"\nprompt = \"voicemail\"\nqueue = \"sales\"\n",
-            &Checks::none(),
-        )
-        .unwrap(),
+    let flow = flow_from(
+        "vm.toml",
+        "name = \"vm\"\nstart = \"vm\"\nlanguage = \"ja\"\n\n[nodes.vm]\ntype = \"voicemail\"\nprompt = \"voicemail\"\nqueue = \"sales\"\n",
     );
-    let o = h.sip(SipIn::Incoming {
-        leg: CUSTOMER,
-        tenant_id: 1,
-        caller: "0312345678".into(),
-        caller_name: None,
-        called: "0501234567".into(),
-        offer: Some(offer_sdp(4000)),
-        flow: Some(flow),
-        call_id: "c1".into(),
-    });
-    let call = o
-        .iter()
-        .find_map(|x| match x {
-            Out::CreateContact { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
-    h.center(CenterIn::ContactCreated {
-        call,
-        contact: CONTACT,
-    });
-    h.sw.handle_leg_ready(CUSTOMER, 20_000, h.now);
-    let o = h.drain();
+    let (_, o) = h.inbound(flow, None);
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["voicemail"]);
-    let token = token_of(&o, CUSTOMER);
-    let o = h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
-    let token = token_of(&o, CUSTOMER);
-    h.media(MediaEvent::PlayDone {
-        leg: CUSTOMER,
-        token,
-    });
+    let o = h.prompt_done(&o);
+    h.prompt_done(&o);
     // Speaking the message, then hanging up instead of pressing #.
     h.now += 5_000;
     let o = h.sip(SipIn::Ended {

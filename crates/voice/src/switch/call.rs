@@ -84,7 +84,6 @@ impl Media {
 /// An outgoing leg on its way: located, media prepared, INVITE sent.
 #[derive(Clone, Debug)]
 pub(crate) struct Dialing {
-    pub call: CallId,
     pub party: Party,
     pub target: Option<PhoneTarget>,
     /// The INVITE went out (a CANCEL or BYE is needed to stop it).
@@ -151,7 +150,6 @@ pub(crate) struct Call {
     pub customer_number: String,
     pub customer_name: Option<String>,
     pub customer: LegId,
-    pub customer_up: bool,
     pub phase: Phase,
     pub flow: Option<Run>,
     pub play_token: Option<u64>,
@@ -165,7 +163,6 @@ pub(crate) struct Call {
     pub external: Option<LegId>,
     /// The number the IVR forwards the caller to, ringing.
     pub forward: Option<LegId>,
-    pub connected_at: i64,
     pub held: bool,
     pub record: bool,
     pub recording: Option<RecordingId>,
@@ -201,7 +198,6 @@ impl Call {
             customer_number: number,
             customer_name: name,
             customer,
-            customer_up: false,
             phase: Phase::Answering,
             flow: None,
             play_token: None,
@@ -213,7 +209,6 @@ impl Call {
             forward: None,
             left_voicemail: false,
             external: None,
-            connected_at: 0,
             held: false,
             record: false,
             recording: None,
@@ -237,6 +232,11 @@ impl Call {
 
     pub fn agent_id(&self) -> Option<AgentId> {
         self.agent.map(|a| a.0)
+    }
+
+    /// A callback attempt still ringing the agent (before the customer is dialed).
+    pub fn callback_ringing_agent(&self) -> bool {
+        self.kind == CallKind::Callback && self.phase == Phase::AgentFirst
     }
 
     /// Every leg the call owns.

@@ -17,7 +17,6 @@ impl Switch {
         self.dials.insert(
             leg,
             Dialing {
-                call,
                 party: party.clone(),
                 target: None,
                 sent: false,
@@ -37,6 +36,11 @@ impl Switch {
     }
 
     pub(super) fn located(&mut self, leg: LegId, targets: Vec<PhoneTarget>) {
+        // A leg being dialed is always in `legs` too (`dial` inserts both, `forget_leg`
+        // removes both).
+        let Some(&(call, _)) = self.legs.get(&leg) else {
+            return;
+        };
         let Some(d) = self.dials.get_mut(&leg) else {
             return;
         };
@@ -49,7 +53,6 @@ impl Switch {
             return;
         };
         d.target = Some(target);
-        let call = d.call;
         let law = self
             .calls
             .get(&call)
@@ -239,9 +242,7 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        c.customer_up = true;
         c.phase = Phase::Connected;
-        c.connected_at = self.now;
         let agent = c.agent_id();
         self.event(
             call,

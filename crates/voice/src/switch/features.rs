@@ -36,20 +36,28 @@ impl Switch {
     pub fn hold(&mut self, contact: ContactId, on: bool, now: i64) -> Result<(), String> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = self.calls.get_mut(&call).expect("call");
+        let c = self.calls.get(&call).expect("call");
         if c.held != on {
-            c.held = on;
             let agent = c.agent_id();
-            self.event(
-                call,
-                if on { "held" } else { "resumed" },
-                agent,
-                json!({ "by": "api" }),
-            );
-            self.refresh_sources(call);
+            self.set_held(call, on, agent, "api");
         }
         self.after_step();
         Ok(())
+    }
+
+    /// Puts the customer on hold or takes them off it; `by` says from where ("api",
+    /// "phone"). The callers check that this is a change.
+    pub(super) fn set_held(&mut self, call: CallId, on: bool, agent: Option<AgentId>, by: &str) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.held = on;
+        }
+        self.event(
+            call,
+            if on { "held" } else { "resumed" },
+            agent,
+            json!({ "by": by }),
+        );
+        self.refresh_sources(call);
     }
 
     /// Pauses the call's recording (e.g. while a card number is read out) or resumes it.
@@ -302,9 +310,7 @@ impl Switch {
                 self.start_recording(call);
             }
             Party::Number(number) => {
-                c.external = Some(leg);
-                c.phase = Phase::External;
-                self.legs.insert(leg, (call, Role::External));
+                self.to_external(call, leg);
                 let how = how.to_string();
                 self.event(
                     call,
@@ -316,6 +322,16 @@ impl Switch {
                 self.refresh_sources(call);
             }
         }
+    }
+
+    /// The customer now talks to the external party on `leg`; no agent is involved any more.
+    /// Only state: emits nothing (the caller refreshes the sources once it is done).
+    pub(super) fn to_external(&mut self, call: CallId, leg: LegId) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.external = Some(leg);
+            c.phase = Phase::External;
+        }
+        self.legs.insert(leg, (call, Role::External));
     }
 
     /// The contact is over for the center while the call itself goes on.
@@ -400,10 +416,7 @@ impl Switch {
         if let Party::Agent(_) = party {
             self.take_over(call, from, party, leg, "blind");
         } else {
-            let c = self.calls.get_mut(&call).expect("call");
-            c.external = Some(leg);
-            c.phase = Phase::External;
-            self.legs.insert(leg, (call, Role::External));
+            self.to_external(call, leg);
             self.refresh_sources(call);
         }
     }

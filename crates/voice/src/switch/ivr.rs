@@ -170,12 +170,11 @@ impl Switch {
             return;
         }
         c.forward = None;
-        c.external = Some(leg);
-        c.phase = Phase::External;
         if let Some(f) = c.flow.as_mut() {
             f.handle(FlowInput::TransferAnswered, self.now);
         }
-        self.legs.insert(leg, (call, Role::External));
+        // Before the flow runs on: a hang-up step must find the call external.
+        self.to_external(call, leg);
         self.run_flow(call);
         self.close_contact(call, Side::System, "forwarded_external");
         self.refresh_sources(call);

@@ -128,10 +128,6 @@ impl Switch {
         self.legs.len()
     }
 
-    pub fn has_contact(&self, contact: ContactId) -> bool {
-        self.contacts.contains_key(&contact)
-    }
-
     /// The calls in progress.
     pub fn calls(&self) -> std::collections::HashSet<CallId> {
         self.calls.keys().copied().collect()
@@ -492,7 +488,6 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        c.customer_up = true;
         c.phase = Phase::Ivr;
         if let Some(f) = c.flow.as_mut() {
             f.start(now);
@@ -650,16 +645,9 @@ impl Switch {
             .push_back(Out::SipAnswerUpdate { leg, sdp: answer });
         if let Role::Agent(agent) = role {
             let hold = o.is_hold();
-            let c = self.calls.get_mut(&call).expect("call");
+            let c = self.calls.get(&call).expect("call");
             if hold != was_hold && c.held != hold && c.phase == Phase::Connected {
-                c.held = hold;
-                self.event(
-                    call,
-                    if hold { "held" } else { "resumed" },
-                    Some(agent),
-                    json!({ "by": "phone" }),
-                );
-                self.refresh_sources(call);
+                self.set_held(call, hold, Some(agent), "phone");
             }
         }
     }
@@ -677,20 +665,11 @@ impl Switch {
         match role {
             Role::Customer => self.end_call(call, Side::Caller, cause, Some(leg)),
             Role::Agent(_) => self.agent_left(call, leg, cause),
-            Role::Ring(agent) => {
-                self.forget_leg(leg, false);
-                self.ring_gone(call, agent, leg, 0, cause);
-            }
             Role::Consult => self.consult_gone(call, leg, cause),
-            Role::Blind => {
-                self.forget_leg(leg, false);
-                self.blind_failed(call, 0, cause);
-            }
             Role::External => self.end_call(call, Side::System, cause, Some(leg)),
-            Role::Forward => {
-                self.forget_leg(leg, false);
-                self.forward_failed(call, 0, cause);
-            }
+            // An offer, a blind transfer or a forward that has not taken over yet: the same
+            // as a failed dial (no SIP code).
+            Role::Ring(_) | Role::Blind | Role::Forward => self.dial_failed(leg, 0, cause, false),
             Role::Monitor(s) => self.stop_monitor_leg(call, s, false),
         }
     }

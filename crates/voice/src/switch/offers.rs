@@ -43,7 +43,7 @@ impl Switch {
             return;
         };
         let r = c.rings.remove(i);
-        let callback = c.kind == CallKind::Callback && c.phase == Phase::AgentFirst;
+        let callback = c.callback_ringing_agent();
         self.forget_leg(r.leg, true);
         let secs = (self.now - r.started) as f64 / 1000.0;
         self.event(
@@ -113,7 +113,6 @@ impl Switch {
             return;
         }
         c.phase = Phase::Connected;
-        c.connected_at = self.now;
         self.refresh_sources(call);
         self.start_recording(call);
     }
@@ -135,7 +134,7 @@ impl Switch {
         if !had {
             return;
         }
-        let callback = c.kind == CallKind::Callback && c.phase == Phase::AgentFirst;
+        let callback = c.callback_ringing_agent();
         let reason = reason.to_string();
         self.event(
             call,
