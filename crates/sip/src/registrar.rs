@@ -39,7 +39,6 @@ pub struct Binding {
     pub source: SocketAddr,
     pub transport: Transport,
     pub expires_at: i64,
-    pub registered_at: i64,
     pub user_agent: Option<String>,
 }
 
@@ -107,7 +106,6 @@ mod tests {
             source: "127.0.0.1:5080".parse().unwrap(),
             transport: Transport::Udp,
             expires_at: exp,
-            registered_at: 0,
             user_agent: None,
         }
     }

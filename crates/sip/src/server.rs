@@ -2,7 +2,7 @@
 //! layers, the registrar, and the translation between dialogs and our [`SipEvent`]s and
 //! [`SipHandle`] commands. Call logic lives elsewhere (sans-IO); this only does SIP.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -270,8 +270,9 @@ struct Shared {
     local: SipAddr,
     contact: rsip::Uri,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
-    trunk_status: Mutex<HashMap<String, TrunkRegistrationStatus>>,
-    trunk_health: Mutex<HashMap<String, TrunkHealth>>,
+    /// By trunk name (sorted: the snapshots list trunks in name order).
+    trunk_status: Mutex<BTreeMap<String, TrunkRegistrationStatus>>,
+    trunk_health: Mutex<BTreeMap<String, TrunkHealth>>,
 }
 
 /// Commands to the SIP shell. Cheap to clone.
@@ -291,6 +292,83 @@ fn sdp_headers() -> Vec<Header> {
 
 fn body_string(b: &[u8]) -> Option<String> {
     (!b.is_empty()).then(|| String::from_utf8_lossy(b).to_string())
+}
+
+/// Where a request goes, in rsipstack's terms.
+fn sip_addr(dest: SocketAddr, t: Transport) -> SipAddr {
+    SipAddr {
+        r#type: Some(match t {
+            Transport::Udp => rsip::Transport::Udp,
+            Transport::Tcp => rsip::Transport::Tcp,
+            Transport::Tls => rsip::Transport::Tls,
+        }),
+        addr: dest.into(),
+    }
+}
+
+/// A trunk account as rsipstack's client credentials.
+fn credential(a: &TrunkAuth) -> rsipstack::dialog::authenticate::Credential {
+    rsipstack::dialog::authenticate::Credential {
+        username: a.username.clone(),
+        password: a.password.clone(),
+        ..Default::default()
+    }
+}
+
+/// Our Contact URI with `user` as its user part.
+fn contact_as(shared: &Shared, user: &str) -> rsip::Uri {
+    let mut uri = shared.contact.clone();
+    uri.auth = Some(rsip::Auth {
+        user: user.to_string(),
+        password: None,
+    });
+    uri
+}
+
+/// The value of the first readable `Expires` header.
+fn expires_header(headers: &rsip::Headers) -> Option<u32> {
+    headers.iter().find_map(|h| match h {
+        Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
+        _ => None,
+    })
+}
+
+/// The digest credentials a request carries: `Authorization` (for a registrar), or
+/// `Proxy-Authorization` when `proxy`.
+fn credentials(req: &rsip::Request, proxy: bool) -> Option<digest::Credentials> {
+    req.headers.iter().find_map(|h| match h {
+        Header::Authorization(a) if !proxy => digest::parse_authorization(a.value()),
+        Header::ProxyAuthorization(a) if proxy => digest::parse_authorization(a.value()),
+        _ => None,
+    })
+}
+
+/// Answers `req` with a digest challenge (a fresh nonce issued at `now`): 401 with
+/// `WWW-Authenticate`, or 407 with `Proxy-Authenticate` when `proxy`.
+async fn send_challenge(
+    shared: &Shared,
+    tx: &mut Transaction,
+    req: &rsip::Request,
+    now: i64,
+    proxy: bool,
+    stale: bool,
+) -> rsipstack::Result<()> {
+    let nonce = digest::make_nonce(&shared.config.nonce_secret, now);
+    let challenge = digest::challenge(&shared.config.realm, &nonce, stale);
+    let (code, header) = if proxy {
+        (
+            StatusCode::ProxyAuthenticationRequired,
+            Header::ProxyAuthenticate(challenge.into()),
+        )
+    } else {
+        (
+            StatusCode::Unauthorized,
+            Header::WwwAuthenticate(challenge.into()),
+        )
+    };
+    let mut r = tx.endpoint_inner.make_response(req, code, None);
+    r.headers.push(header);
+    tx.respond(r).await
 }
 
 /// Starts the SIP server; events arrive on the returned receiver.
@@ -349,8 +427,8 @@ pub async fn start(
         local,
         contact,
         endpoint: endpoint.inner.clone(),
-        trunk_status: Mutex::new(HashMap::new()),
-        trunk_health: Mutex::new(HashMap::new()),
+        trunk_status: Mutex::new(BTreeMap::new()),
+        trunk_health: Mutex::new(BTreeMap::new()),
     });
     info!(listen = %shared.config.listen, "SIP listening (UDP and TCP)");
     if let Some(tls) = &shared.config.tls {
@@ -469,20 +547,8 @@ fn source_of(tx: &Transaction) -> Option<(SocketAddr, Transport)> {
 async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()> {
     let now = now_ms();
     let req = tx.original.clone();
-    let challenge = |stale: bool| {
-        let nonce = digest::make_nonce(&shared.config.nonce_secret, now);
-        Header::WwwAuthenticate(digest::challenge(&shared.config.realm, &nonce, stale).into())
-    };
-    let auth = req.headers.iter().find_map(|h| match h {
-        Header::Authorization(a) => digest::parse_authorization(a.value()),
-        _ => None,
-    });
-    let Some(creds) = auth else {
-        let mut r = tx
-            .endpoint_inner
-            .make_response(&req, StatusCode::Unauthorized, None);
-        r.headers.push(challenge(false));
-        return tx.respond(r).await;
+    let Some(creds) = credentials(&req, false) else {
+        return send_challenge(shared, tx, &req, now, false, false).await;
     };
     let to_user = req
         .to_header()
@@ -496,11 +562,7 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
     }) && to_user.as_deref().is_none_or(|u| u == creds.username);
     if !ok || !fresh {
         if ok && !fresh {
-            let mut r = tx
-                .endpoint_inner
-                .make_response(&req, StatusCode::Unauthorized, None);
-            r.headers.push(challenge(true));
-            return tx.respond(r).await;
+            return send_challenge(shared, tx, &req, now, false, true).await;
         }
         warn!(username = %creds.username, "REGISTER refused: bad credentials");
         return tx.reply(StatusCode::Forbidden).await;
@@ -509,14 +571,7 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
     let Some((source, transport)) = source_of(tx) else {
         return tx.reply(StatusCode::BadRequest).await;
     };
-    let default_expires = req
-        .headers
-        .iter()
-        .find_map(|h| match h {
-            Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
-            _ => None,
-        })
-        .unwrap_or(MAX_EXPIRES);
+    let default_expires = expires_header(&req.headers).unwrap_or(MAX_EXPIRES);
     let user_agent = req.headers.iter().find_map(|h| match h {
         Header::UserAgent(u) => Some(u.value().to_string()),
         _ => None,
@@ -561,7 +616,6 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
                     source,
                     transport,
                     expires_at: now + i64::from(expires) * 1000,
-                    registered_at: now,
                     user_agent: user_agent.clone(),
                 },
                 now,
@@ -589,6 +643,7 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
 async fn trunk_by_digest(
     shared: &Shared,
     tx: &mut Transaction,
+    req: &rsip::Request,
     source: SocketAddr,
 ) -> rsipstack::Result<Option<TrunkMatch>> {
     if !shared.directory.trunk_digest() {
@@ -597,21 +652,8 @@ async fn trunk_by_digest(
         return Ok(None);
     }
     let now = now_ms();
-    let req = tx.original.clone();
-    let challenge = |stale: bool| {
-        let nonce = digest::make_nonce(&shared.config.nonce_secret, now);
-        Header::ProxyAuthenticate(digest::challenge(&shared.config.realm, &nonce, stale).into())
-    };
-    let creds = req.headers.iter().find_map(|h| match h {
-        Header::ProxyAuthorization(a) => digest::parse_authorization(a.value()),
-        _ => None,
-    });
-    let Some(creds) = creds else {
-        let mut r =
-            tx.endpoint_inner
-                .make_response(&req, StatusCode::ProxyAuthenticationRequired, None);
-        r.headers.push(challenge(false));
-        tx.respond(r).await?;
+    let Some(creds) = credentials(req, true) else {
+        send_challenge(shared, tx, req, now, true, false).await?;
         return Ok(None);
     };
     let account = shared.directory.trunk_account(&creds.username).await;
@@ -622,13 +664,7 @@ async fn trunk_by_digest(
     match (ok, fresh) {
         (true, true) => Ok(account.map(|(t, _)| t)),
         (true, false) => {
-            let mut r = tx.endpoint_inner.make_response(
-                &req,
-                StatusCode::ProxyAuthenticationRequired,
-                None,
-            );
-            r.headers.push(challenge(true));
-            tx.respond(r).await?;
+            send_challenge(shared, tx, req, now, true, true).await?;
             Ok(None)
         }
         _ => {
@@ -647,7 +683,7 @@ async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::R
     };
     let trunk = match shared.directory.trunk(source, &called).await {
         Some(t) => t,
-        None => match trunk_by_digest(&shared, &mut tx, source).await? {
+        None => match trunk_by_digest(&shared, &mut tx, &req, source).await? {
             Some(t) => t,
             None => return Ok(()),
         },
@@ -921,16 +957,16 @@ impl SipHandle {
     pub fn hangup(&self, leg: LegId) {
         let dialog = {
             let mut st = self.shared.state.lock().expect("sip state");
-            st.closing.insert(leg);
-            st.legs.get(&leg).cloned()
+            let dialog = st.legs.get(&leg).cloned();
+            if dialog.is_some() {
+                st.closing.insert(leg);
+            } else {
+                // Nothing to end: the leg is not (or no longer) being closed by us.
+                st.closing.remove(&leg);
+            }
+            dialog
         };
         let Some(d) = dialog else {
-            self.shared
-                .state
-                .lock()
-                .expect("sip state")
-                .closing
-                .remove(&leg);
             return;
         };
         tokio::spawn(async move {
@@ -975,34 +1011,15 @@ impl SipHandle {
                 Ok(u) => u,
                 Err(e) => return fail(0, format!("bad target {}: {e}", target.uri)),
             };
-            let mut caller = shared.contact.clone();
-            caller.auth = Some(rsip::Auth {
-                user: from_user.clone(),
-                password: None,
-            });
-            let destination = SipAddr {
-                r#type: Some(match target.transport {
-                    Transport::Udp => rsip::Transport::Udp,
-                    Transport::Tcp => rsip::Transport::Tcp,
-                    Transport::Tls => rsip::Transport::Tls,
-                }),
-                addr: target.destination.into(),
-            };
             let opt = InviteOption {
                 caller_display_name: from_name,
-                caller: caller.clone(),
+                caller: contact_as(&shared, &from_user),
                 callee,
-                destination: Some(destination),
+                destination: Some(sip_addr(target.destination, target.transport)),
                 content_type: Some("application/sdp".into()),
                 offer: Some(sdp.into_bytes()),
                 contact: shared.contact.clone(),
-                credential: target.auth.as_ref().map(|a| {
-                    rsipstack::dialog::authenticate::Credential {
-                        username: a.username.clone(),
-                        password: a.password.clone(),
-                        ..Default::default()
-                    }
-                }),
+                credential: target.auth.as_ref().map(credential),
                 ..Default::default()
             };
             let (dialog, join) = match shared
@@ -1109,21 +1126,12 @@ impl SipHandle {
             };
             let mut reg = rsipstack::dialog::registration::Registration::new(
                 shared.endpoint.clone(),
-                Some(rsipstack::dialog::authenticate::Credential {
-                    username: r.auth.username.clone(),
-                    password: r.auth.password.clone(),
-                    ..Default::default()
-                }),
+                Some(credential(&r.auth)),
             );
             reg.outbound_proxy = Some(r.destination);
-            let mut contact_uri = shared.contact.clone();
-            contact_uri.auth = Some(rsip::Auth {
-                user: r.auth.username.clone(),
-                password: None,
-            });
             reg.contact = Some(rsip::typed::Contact {
                 display_name: None,
-                uri: contact_uri,
+                uri: contact_as(&shared, &r.auth.username),
                 params: vec![],
             });
             let trunk = r.trunk.clone();
@@ -1131,14 +1139,7 @@ impl SipHandle {
                 use rsipstack::dialog::registration::RefreshOutcome;
                 match outcome {
                     RefreshOutcome::Registered(resp) => {
-                        let granted = resp
-                            .headers
-                            .iter()
-                            .find_map(|h| match h {
-                                Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
-                                _ => None,
-                            })
-                            .or(Some(r.expires));
+                        let granted = expires_header(&resp.headers).or(Some(r.expires));
                         debug!(trunk = %trunk, "registered with the provider");
                         set_trunk_status(&shared, &trunk, "registered", resp.status_code.code(), granted);
                     }
@@ -1208,32 +1209,26 @@ impl SipHandle {
         });
     }
 
-    /// Whether each qualified trunk's provider answers.
+    /// Whether each qualified trunk's provider answers, by trunk name.
     pub fn trunk_health(&self) -> Vec<TrunkHealth> {
-        let mut v: Vec<_> = self
-            .shared
+        self.shared
             .trunk_health
             .lock()
             .expect("trunk health")
             .values()
             .cloned()
-            .collect();
-        v.sort_by(|a, b| a.trunk.cmp(&b.trunk));
-        v
+            .collect()
     }
 
-    /// How each trunk's registration with its provider stands.
+    /// How each trunk's registration with its provider stands, by trunk name.
     pub fn trunk_registrations(&self) -> Vec<TrunkRegistrationStatus> {
-        let mut v: Vec<_> = self
-            .shared
+        self.shared
             .trunk_status
             .lock()
             .expect("trunk status")
             .values()
             .cloned()
-            .collect();
-        v.sort_by(|a, b| a.trunk.cmp(&b.trunk));
-        v
+            .collect()
     }
 
     /// Stops the server (transports, transactions, dialogs).
@@ -1252,14 +1247,7 @@ async fn send_options(
 ) -> Option<u16> {
     use rsipstack::transaction::key::{TransactionKey, TransactionRole};
     let uri = rsip::Uri::try_from(format!("sip:{domain}").as_str()).ok()?;
-    let target = SipAddr {
-        r#type: Some(match transport {
-            Transport::Udp => rsip::Transport::Udp,
-            Transport::Tcp => rsip::Transport::Tcp,
-            Transport::Tls => rsip::Transport::Tls,
-        }),
-        addr: destination.into(),
-    };
+    let target = sip_addr(destination, transport);
     let ep = &shared.endpoint;
     let via = match ep.transport_layer.lookup(&target, None).await {
         Ok((conn, _)) => ep.get_via(Some(conn.get_addr().clone()), None).ok()?,

@@ -307,7 +307,7 @@ pub async fn get_phone(
             .map(|b| RegistrationView {
                 contact: b.contact,
                 source: b.source.to_string(),
-                transport: format!("{:?}", b.transport).to_lowercase(),
+                transport: b.transport.as_str().to_string(),
                 expires_at: ts(b.expires_at),
                 user_agent: b.user_agent,
             })

@@ -69,6 +69,20 @@ impl TrunkConfig {
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.allow.iter().any(|n| n.contains(&ip))
     }
+
+    /// The transport to the provider.
+    pub fn transport(&self) -> tsunagu_sip::Transport {
+        if self.tcp {
+            tsunagu_sip::Transport::Tcp
+        } else {
+            tsunagu_sip::Transport::Udp
+        }
+    }
+
+    /// The provider's domain for request URIs: the configured one, else its address `dest`.
+    pub fn outbound_domain(&self, dest: SocketAddr) -> String {
+        self.domain.clone().unwrap_or_else(|| dest.to_string())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -314,26 +328,18 @@ impl Telephony {
             if let (Some(dest), true) = (t.outbound, t.qualify_secs > 0) {
                 sip.qualify_trunk(
                     &t.name,
-                    &t.domain.clone().unwrap_or_else(|| dest.to_string()),
+                    &t.outbound_domain(dest),
                     dest,
-                    if t.tcp {
-                        tsunagu_sip::Transport::Tcp
-                    } else {
-                        tsunagu_sip::Transport::Udp
-                    },
+                    t.transport(),
                     std::time::Duration::from_secs(u64::from(t.qualify_secs)),
                 );
             }
             if let (Some(expires), Some(dest), Some(auth)) = (t.register, t.outbound, &t.auth) {
                 sip.register_trunk(tsunagu_sip::TrunkRegistration {
                     trunk: t.name.clone(),
-                    domain: t.domain.clone().unwrap_or_else(|| dest.to_string()),
+                    domain: t.outbound_domain(dest),
                     destination: dest,
-                    transport: if t.tcp {
-                        tsunagu_sip::Transport::Tcp
-                    } else {
-                        tsunagu_sip::Transport::Udp
-                    },
+                    transport: t.transport(),
                     auth: auth.clone(),
                     expires,
                 });

@@ -48,14 +48,6 @@ impl PromptStore {
         self.get(lang, name).is_some()
     }
 
-    pub fn len(&self) -> usize {
-        self.prompts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.prompts.is_empty()
-    }
-
     /// The prompts played one after another, as one prompt. Missing ones are skipped
     /// (flows are checked at load, so this only happens if files vanished since).
     pub fn sequence(&self, parts: &[(String, String)]) -> Arc<Prompt> {

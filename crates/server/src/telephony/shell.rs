@@ -58,8 +58,11 @@ pub(super) struct Parts {
     pub regions: HashMap<i64, String>,
 }
 
+/// A recording the switch started: its row, and the contact it belongs to (the entry is
+/// dropped once the contact is forgotten).
 struct Recording {
     db_id: i64,
+    contact: ContactId,
 }
 
 pub(super) struct Shell {
@@ -80,8 +83,6 @@ pub(super) struct Shell {
     contact_tenant: HashMap<ContactId, i64>,
     /// The switch's recording numbers → rows.
     recs: HashMap<u64, Recording>,
-    /// Trunk of each leg dialed through one (for caller ID and credentials).
-    leg_trunk: HashMap<LegId, String>,
     regions: HashMap<i64, String>,
     /// Contacts found finished at the last housekeeping round.
     dead_contacts: HashSet<ContactId>,
@@ -111,7 +112,6 @@ impl Shell {
             call_tenant: HashMap::new(),
             contact_tenant: HashMap::new(),
             recs: HashMap::new(),
-            leg_trunk: HashMap::new(),
             regions: p.regions,
             dead_contacts: HashSet::new(),
         }
@@ -199,24 +199,17 @@ impl Shell {
                         agent,
                         number,
                         record,
-                    } => {
-                        // The call's tenant must be known before its first output (the
-                        // agent's phone is looked up in the tenant's directory).
-                        self.contact_tenant.insert(contact, tenant_id);
-                        self.switch
-                            .start_outbound(
-                                CallKind::ClickToCall,
-                                contact,
-                                agent,
-                                &number,
-                                None,
-                                record,
-                                t,
-                            )
-                            .map(|call| {
-                                self.call_tenant.insert(call, tenant_id);
-                            })
-                    }
+                    } => self
+                        .start_outbound(
+                            tenant_id,
+                            CallKind::ClickToCall,
+                            contact,
+                            agent,
+                            &number,
+                            record,
+                            t,
+                        )
+                        .map(|_| ()),
                     other => other.apply(&mut self.switch, t),
                 };
                 let _ = reply.send(r);
@@ -295,7 +288,8 @@ impl Shell {
                 role,
                 stats,
             } => {
-                if let Some(tenant) = self.stats_tenant(contact) {
+                // No warning when the tenant is gone: the call's figures may come late.
+                if let Some(tenant) = self.contact_tenant.get(&contact).copied() {
                     let data = serde_json::json!({
                         "leg": role,
                         "packets_sent": stats.sent,
@@ -396,12 +390,8 @@ impl Shell {
             }
             SipEvent::Ringing { leg } => SipIn::Ringing { leg },
             SipEvent::Answered { leg, answer } => SipIn::Answered { leg, answer },
-            SipEvent::Failed { leg, code, reason } => {
-                self.leg_trunk.remove(&leg);
-                SipIn::Failed { leg, code, reason }
-            }
+            SipEvent::Failed { leg, code, reason } => SipIn::Failed { leg, code, reason },
             SipEvent::Ended { leg, cause } => {
-                self.leg_trunk.remove(&leg);
                 let cause = match cause {
                     EndCause::Bye => "bye".to_string(),
                     EndCause::Cancel => "cancel".to_string(),
@@ -437,20 +427,16 @@ impl Shell {
                 record,
             } => match callback {
                 Some(number) => {
-                    self.contact_tenant.insert(contact, tenant);
-                    match self.switch.start_outbound(
+                    if let Err(e) = self.start_outbound(
+                        tenant,
                         CallKind::Callback,
                         contact,
                         agent,
                         &number,
-                        None,
                         record,
                         t,
                     ) {
-                        Ok(call) => {
-                            self.call_tenant.insert(call, tenant);
-                        }
-                        Err(e) => debug!(contact, "callback not started: {e}"),
+                        debug!(contact, "callback not started: {e}");
                     }
                 }
                 None => self.switch.handle_center(
@@ -475,6 +461,28 @@ impl Shell {
                 .switch
                 .handle_center(CenterIn::Transferred { contact }, t),
         }
+    }
+
+    /// Starts the call of an outbound contact (click-to-call, or a callback offered to an
+    /// agent). The call's tenant must be known before its first output (the agent's phone
+    /// is looked up in the tenant's directory).
+    #[allow(clippy::too_many_arguments)]
+    fn start_outbound(
+        &mut self,
+        tenant: i64,
+        kind: CallKind,
+        contact: ContactId,
+        agent: i64,
+        number: &str,
+        record: bool,
+        t: i64,
+    ) -> Result<u64, String> {
+        self.contact_tenant.insert(contact, tenant);
+        let call = self
+            .switch
+            .start_outbound(kind, contact, agent, number, None, record, t)?;
+        self.call_tenant.insert(call, tenant);
+        Ok(call)
     }
 
     fn execute_all(&mut self) {
@@ -523,10 +531,7 @@ impl Shell {
             Out::SipAnswer { leg, sdp } => self.sip.answer(leg, sdp),
             Out::SipRinging { leg } => self.sip.ringing(leg),
             Out::SipReject { leg, code } => self.sip.reject(leg, code),
-            Out::SipHangup { leg } => {
-                self.leg_trunk.remove(&leg);
-                self.sip.hangup(leg)
-            }
+            Out::SipHangup { leg } => self.sip.hangup(leg),
             Out::SipAnswerUpdate { leg, sdp } => self.sip.answer_update(leg, sdp),
             Out::SipDial {
                 leg,
@@ -538,25 +543,16 @@ impl Shell {
                 let trunk = target
                     .trunk
                     .as_ref()
-                    .and_then(|n| self.trunks.iter().find(|t| &t.name == n))
-                    .cloned();
-                let (from_user, auth) = match &trunk {
-                    Some(tr) => {
-                        self.leg_trunk.insert(leg, tr.name.clone());
-                        (tr.caller_id.clone().unwrap_or(from_user), tr.auth.clone())
-                    }
+                    .and_then(|n| self.trunks.iter().find(|t| &t.name == n));
+                let (from_user, auth) = match trunk {
+                    Some(tr) => (tr.caller_id.clone().unwrap_or(from_user), tr.auth.clone()),
                     None => (from_user, None),
                 };
+                let transport = transport_of(&target);
                 let dial = DialTarget {
                     uri: target.uri,
                     destination: target.destination,
-                    transport: if target.tls {
-                        Transport::Tls
-                    } else if target.tcp {
-                        Transport::Tcp
-                    } else {
-                        Transport::Udp
-                    },
+                    transport,
                     auth,
                 };
                 self.sip
@@ -624,12 +620,9 @@ impl Shell {
                     return;
                 };
                 let db_id = self.store.next_id(t);
+                // The media engine's writer creates the directory (and reports a recording
+                // it cannot open as failed).
                 let path = self.recording_path(t, contact, db_id);
-                if let Some(dir) = path.parent() {
-                    if let Err(e) = std::fs::create_dir_all(dir) {
-                        warn!("cannot create {}: {e}", dir.display());
-                    }
-                }
                 let _ = self.recordings.send(RecJob::Create(RecordingRow {
                     id: db_id,
                     tenant_id: tenant,
@@ -641,7 +634,7 @@ impl Shell {
                     duration_ms: None,
                     status: "recording".into(),
                 }));
-                self.recs.insert(recording, Recording { db_id });
+                self.recs.insert(recording, Recording { db_id, contact });
                 self.media.start_recording(db_id as u64, left, right, path);
             }
             Out::RecordPause { recording, paused } => {
@@ -967,7 +960,7 @@ impl Shell {
             .find(|t| t.tenant_id == tenant && t.outbound.is_some())?;
         let dest = trunk.outbound?;
         let dial = tsunagu_domain::phone::dial_string(number, region, trunk.national);
-        let domain = trunk.domain.clone().unwrap_or_else(|| dest.to_string());
+        let domain = trunk.outbound_domain(dest);
         Some(PhoneTarget {
             uri: format!("sip:{dial}@{domain}"),
             destination: dest,
@@ -1001,12 +994,12 @@ impl Shell {
         self.contact_tenant
             .retain(|c, _| !(dead.contains(c) && before.contains(c)));
         self.dead_contacts = dead;
+        // A recording's number is used only while its call lasts, and the call is over
+        // before its contact is forgotten.
+        let tenants = &self.contact_tenant;
+        self.recs.retain(|_, r| tenants.contains_key(&r.contact));
         let calls = self.switch.calls();
         self.call_tenant.retain(|c, _| calls.contains(c));
-    }
-
-    fn stats_tenant(&self, contact: ContactId) -> Option<i64> {
-        self.contact_tenant.get(&contact).copied()
     }
 
     async fn shutdown(&mut self) {
@@ -1031,6 +1024,17 @@ impl Shell {
                 .await
                 .ok();
         }
+    }
+}
+
+/// The transport to reach a phone or a trunk by.
+fn transport_of(t: &PhoneTarget) -> Transport {
+    if t.tls {
+        Transport::Tls
+    } else if t.tcp {
+        Transport::Tcp
+    } else {
+        Transport::Udp
     }
 }
 
