@@ -66,7 +66,7 @@ pub fn ivr_kpis(calls: &[IvrCall]) -> IvrKpis {
                     k.callback += 1;
                 } else if reason.ends_with("forwarded_external") {
                     k.forwarded += 1;
-                } else if reason == "system:ivr" || reason.starts_with("system:ivr") {
+                } else if reason.starts_with("system:ivr") {
                     k.completed += 1;
                 } else {
                     k.other += 1;

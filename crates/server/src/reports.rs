@@ -90,18 +90,6 @@ pub async fn ivr_kpis(
     from: i64,
     to: i64,
 ) -> StoreResult<tsunagu_domain::ivr_kpi::IvrKpis> {
-    let calls: Vec<tsunagu_domain::ivr_kpi::IvrCall> = store
-        .ivr_calls(tenant.id, from, to)
-        .await?
-        .into_iter()
-        .map(
-            |(created_at, queued_at, ended_at, end_reason)| tsunagu_domain::ivr_kpi::IvrCall {
-                created_at,
-                queued_at,
-                ended_at,
-                end_reason,
-            },
-        )
-        .collect();
+    let calls = store.ivr_calls(tenant.id, from, to).await?;
     Ok(tsunagu_domain::ivr_kpi::ivr_kpis(&calls))
 }

@@ -113,14 +113,13 @@ impl Store {
         )
     }
 
-    /// The inbound calls that came in during [from, to), for the IVR figures:
-    /// (created_at, queued_at, ended_at, end_reason).
+    /// The inbound calls that came in during [from, to), for the IVR figures.
     pub async fn ivr_calls(
         &self,
         tenant_id: i64,
         from: i64,
         to: i64,
-    ) -> StoreResult<Vec<(i64, Option<i64>, Option<i64>, Option<String>)>> {
+    ) -> StoreResult<Vec<tsunagu_domain::ivr_kpi::IvrCall>> {
         let q = "SELECT created_at, queued_at, ended_at, end_reason FROM contacts \
                  WHERE tenant_id = $1 AND channel = 'voice' AND direction = 'inbound' \
                  AND created_at >= $2 AND created_at < $3";
@@ -132,12 +131,12 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
             |r| {
-                Ok((
-                    r.try_get("created_at")?,
-                    r.try_get("queued_at")?,
-                    r.try_get("ended_at")?,
-                    r.try_get("end_reason")?,
-                ))
+                Ok(tsunagu_domain::ivr_kpi::IvrCall {
+                    created_at: r.try_get("created_at")?,
+                    queued_at: r.try_get("queued_at")?,
+                    ended_at: r.try_get("ended_at")?,
+                    end_reason: r.try_get("end_reason")?,
+                })
             },
         )
     }

@@ -165,6 +165,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The first customer (lowest id) with this E.164 number, for linking a contact to
+    /// its customer without loading the customer.
+    pub async fn customer_id_by_phone(
+        &self,
+        tenant_id: i64,
+        e164: &str,
+    ) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT c.id FROM customer_phones p JOIN customers c ON c.id = p.customer_id \
+             WHERE p.tenant_id = $1 AND p.e164 = $2 ORDER BY c.id LIMIT 1",
+        )
+        .bind(tenant_id)
+        .bind(e164)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("id")?),
+            None => None,
+        })
+    }
+
     /// Screen-pop by email (normalized).
     pub async fn customers_by_email(
         &self,

@@ -118,22 +118,20 @@ impl Store {
             .bind(tenant_id)
             .fetch_all(&self.pool)
             .await?;
-        rows(all, |r| {
-            Ok(FlowRow {
-                tenant_id: r.try_get("tenant_id")?,
-                name: r.try_get("name")?,
-                source: r.try_get("source")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
+        rows(all, flow_row)
     }
 
     pub async fn flow(&self, tenant_id: i64, name: &str) -> StoreResult<Option<FlowRow>> {
-        Ok(self
-            .flows(tenant_id)
-            .await?
-            .into_iter()
-            .find(|f| f.name == name))
+        sqlx::query(
+            "SELECT tenant_id, name, source, updated_at FROM flows WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(flow_row)
+        .transpose()
     }
 
     /// Stores a flow (already checked by the caller).
@@ -306,4 +304,13 @@ impl Store {
         .await?;
         rows(all, recording_row)
     }
+}
+
+fn flow_row(r: &sqlx::any::AnyRow) -> StoreResult<FlowRow> {
+    Ok(FlowRow {
+        tenant_id: r.try_get("tenant_id")?,
+        name: r.try_get("name")?,
+        source: r.try_get("source")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }

@@ -606,13 +606,10 @@ fn sip_settings(
             inbound_auth: None,
         };
         let inbound_password = match t.inbound_password_env {
-            Some(var) => match std::env::var(&var) {
+            Some(var) => match env_secret("inbound_password_env", &var) {
                 Ok(p) => Some(p),
-                Err(_) => {
-                    err(
-                        span.clone(),
-                        format!("sip.trunks.inbound_password_env: environment variable {var} is not set"),
-                    );
+                Err(m) => {
+                    err(span.clone(), m);
                     None
                 }
             },
@@ -681,12 +678,9 @@ fn sip_settings(
             }
         }
         if let Some(var) = t.password_env {
-            match std::env::var(&var) {
+            match env_secret("password_env", &var) {
                 Ok(p) => trunk.password = Some(p),
-                Err(_) => err(
-                    span.clone(),
-                    format!("sip.trunks.password_env: environment variable {var} is not set"),
-                ),
+                Err(m) => err(span.clone(), m),
             }
         }
         if t.register {
@@ -713,6 +707,12 @@ fn sip_settings(
         out.trunks.push(trunk);
     }
     out
+}
+
+/// A trunk password read from the environment variable a `*_env` setting names.
+fn env_secret(field: &str, var: &str) -> Result<String, String> {
+    std::env::var(var)
+        .map_err(|_| format!("sip.trunks.{field}: environment variable {var} is not set"))
 }
 
 fn check_ttl(secs: i64) -> Result<i64, String> {

@@ -663,12 +663,7 @@ pub const CALLER_ID: &str = "0312345678";
 /// Gives the demo its call flow and routes every dialed number to it (also for demo data
 /// created by an older version).
 pub async fn ensure_voice(store: &Store) -> Result<()> {
-    let Some(tenant) = store
-        .tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.slug == "demo")
-    else {
+    let Some(tenant) = store.tenant_by_slug("demo").await? else {
         return Ok(());
     };
     if store.flow(tenant.id, "main").await?.is_none() {

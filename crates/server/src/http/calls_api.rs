@@ -203,12 +203,7 @@ async fn party(app: &App, who: &AuthUser, p: PartyInput) -> ApiResult<Party> {
             Ok(Party::Agent(a))
         }
         (None, Some(n)) => {
-            let region = app
-                .store
-                .tenant(who.tenant_id())
-                .await?
-                .map(|t| t.default_region)
-                .unwrap_or_else(|| "JP".into());
+            let region = super::region(app, who.tenant_id()).await?;
             normalize_phone(&n, &region).map_err(|e| ApiError::field("number", e.to_string()))?;
             Ok(Party::Number(n))
         }
@@ -327,12 +322,7 @@ pub async fn click_to_call(
     let tenant = who.tenant_id();
     let agent = who.acting_agent(input.agent_id)?;
     let mut e = FieldErrors::new();
-    let region = app
-        .store
-        .tenant(tenant)
-        .await?
-        .map(|t| t.default_region)
-        .unwrap_or_else(|| "JP".into());
+    let region = super::region(&app, tenant).await?;
     let e164 = match normalize_phone(&input.number, &region) {
         Ok(n) => Some(n),
         Err(err) => {
@@ -345,15 +335,18 @@ pub async fn click_to_call(
         .agent(tenant, agent)
         .await?
         .ok_or_else(|| ApiError::field("agent_id", "no such agent"))?;
-    let queue_id = match input.queue_id.or_else(|| full.queues.first().map(|q| q.0)) {
-        Some(q) if app.store.queue(tenant, q).await?.is_some() => q,
-        Some(_) => {
-            e.add("queue_id", "no such queue");
-            0
-        }
+    // The queue the call counts under, and whether its calls are recorded.
+    let (queue_id, record) = match input.queue_id.or_else(|| full.queues.first().map(|q| q.0)) {
+        Some(q) => match app.store.queue(tenant, q).await? {
+            Some(row) => (q, row.record_calls),
+            None => {
+                e.add("queue_id", "no such queue");
+                (0, false)
+            }
+        },
         None => {
             e.add("queue_id", "the agent serves no queue; name one");
-            0
+            (0, false)
         }
     };
     let mut customer_id = input.customer_id;
@@ -365,12 +358,7 @@ pub async fn click_to_call(
     e.into_result()?;
     let e164 = e164.expect("checked");
     if customer_id.is_none() {
-        customer_id = app
-            .store
-            .customers_by_phone(tenant, &e164)
-            .await?
-            .first()
-            .map(|c| c.customer.id);
+        customer_id = app.store.customer_id_by_phone(tenant, &e164).await?;
     }
     let handle = app.center.tenant(tenant).await?;
     let reply = handle
@@ -385,11 +373,6 @@ pub async fn click_to_call(
     let VoiceReply::Contact(row) = reply else {
         return Err(ApiError::Internal(format!("unexpected answer {reply:?}")));
     };
-    let record = app
-        .store
-        .queue(tenant, queue_id)
-        .await?
-        .is_some_and(|q| q.record_calls);
     let started = t
         .command(CallCommand::Outbound {
             tenant_id: tenant,

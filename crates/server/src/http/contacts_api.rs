@@ -118,22 +118,12 @@ pub async fn create_contact(
             }
             customer_id = Some(id);
         }
-        let region = app
-            .store
-            .tenant(tenant)
-            .await?
-            .map(|t| t.default_region)
-            .unwrap_or_else(|| "JP".into());
+        let region = super::region(&app, tenant).await?;
         if let Some(p) = phone {
             match normalize_phone(&p, &region) {
                 Ok(n) => {
                     if customer_id.is_none() {
-                        customer_id = app
-                            .store
-                            .customers_by_phone(tenant, &n)
-                            .await?
-                            .first()
-                            .map(|c| c.customer.id);
+                        customer_id = app.store.customer_id_by_phone(tenant, &n).await?;
                     }
                     address = Some(n);
                 }

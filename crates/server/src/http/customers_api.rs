@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::auth::AuthUser;
 use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
-use super::App;
+use super::{region, App};
 use crate::dto::*;
 
 #[derive(Deserialize, ToSchema, Clone)]
@@ -45,15 +45,6 @@ pub struct CustomerInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: Option<Value>,
-}
-
-async fn region(app: &App, tenant: i64) -> ApiResult<String> {
-    Ok(app
-        .store
-        .tenant(tenant)
-        .await?
-        .map(|t| t.default_region)
-        .unwrap_or_else(|| "JP".into()))
 }
 
 fn customer_full(

@@ -134,7 +134,38 @@ pub fn parse_time(field: &str, s: &str, zone: &str) -> ApiResult<i64> {
     ))
 }
 
-async fn tenant(app: &App, who: &AuthUser) -> ApiResult<TenantRow> {
+/// A report's range from the `from`/`to` parameters: `from` defaults to local midnight,
+/// `to` to `default_to`.
+pub(super) fn bounds(
+    from: Option<&str>,
+    to: Option<&str>,
+    zone: &str,
+    now: i64,
+    default_to: i64,
+) -> ApiResult<(i64, i64)> {
+    let from = match from {
+        Some(s) => parse_time("from", s, zone)?,
+        None => start_of_day(now, zone),
+    };
+    let to = match to {
+        Some(s) => parse_time("to", s, zone)?,
+        None => default_to,
+    };
+    Ok((from, to))
+}
+
+/// A report covers a non-empty range of at most 93 days.
+fn check_span(from: i64, to: i64) -> ApiResult<()> {
+    if to <= from {
+        return Err(ApiError::field("to", "must be after from"));
+    }
+    if to - from > 93 * 86_400_000 {
+        return Err(ApiError::field("to", "a report covers at most 93 days"));
+    }
+    Ok(())
+}
+
+pub(super) async fn tenant(app: &App, who: &AuthUser) -> ApiResult<TenantRow> {
     app.store
         .tenant(who.tenant_id())
         .await?
@@ -152,24 +183,12 @@ pub async fn queue_kpis(
     who.require(Role::Supervisor)?;
     let t = tenant(&app, &who).await?;
     let now = app.clock.now_ms();
-    let from = match &p.from {
-        Some(s) => parse_time("from", s, &t.time_zone)?,
-        None => start_of_day(now, &t.time_zone),
-    };
-    let to = match &p.to {
-        Some(s) => parse_time("to", s, &t.time_zone)?,
-        None => now,
-    };
+    let (from, to) = bounds(p.from.as_deref(), p.to.as_deref(), &t.time_zone, now, now)?;
     let interval = p.interval.unwrap_or(30);
     if ![0, 15, 30, 60].contains(&interval) {
         return Err(ApiError::field("interval", "must be 15, 30, 60 or 0"));
     }
-    if to <= from {
-        return Err(ApiError::field("to", "must be after from"));
-    }
-    if to - from > 93 * 86_400_000 {
-        return Err(ApiError::field("to", "a report covers at most 93 days"));
-    }
+    check_span(from, to)?;
     let mut queues = app.store.queues(t.id).await?;
     if let Some(q) = p.queue_id {
         queues.retain(|x| x.id == q);
@@ -263,20 +282,14 @@ pub async fn ivr_kpis(
     who.require(Role::Supervisor)?;
     let t = tenant(&app, &who).await?;
     let now = app.clock.now_ms();
-    let from = match &p.from {
-        Some(s) => parse_time("from", s, &t.time_zone)?,
-        None => start_of_day(now, &t.time_zone),
-    };
-    let to = match &p.to {
-        Some(s) => parse_time("to", s, &t.time_zone)?,
-        None => now + 1,
-    };
-    if to <= from {
-        return Err(ApiError::field("to", "must be after from"));
-    }
-    if to - from > 93 * 86_400_000 {
-        return Err(ApiError::field("to", "a report covers at most 93 days"));
-    }
+    let (from, to) = bounds(
+        p.from.as_deref(),
+        p.to.as_deref(),
+        &t.time_zone,
+        now,
+        now + 1,
+    )?;
+    check_span(from, to)?;
     let k = reports::ivr_kpis(&app.store, &t, from, to).await?;
     Ok(Json(IvrKpiReport {
         from: ts(from),

@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::center::{Center, Clock};
+use error::ApiResult;
 
 /// HTTP settings.
 #[derive(Clone, Debug)]
@@ -238,4 +239,14 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("tsunagu_http_request_seconds", "method" => method, "path" => path)
         .record(start.elapsed().as_secs_f64());
     res
+}
+
+/// The tenant's default region for phone numbers (JP when the tenant is gone).
+async fn region(app: &App, tenant: i64) -> ApiResult<String> {
+    Ok(app
+        .store
+        .tenant(tenant)
+        .await?
+        .map(|t| t.default_region)
+        .unwrap_or_else(|| "JP".into()))
 }

@@ -596,24 +596,19 @@ pub async fn state_history(
     axum::extract::Query(p): axum::extract::Query<HistoryParams>,
 ) -> ApiResult<Json<Vec<AgentStateChange>>> {
     let agent_id = who.acting_agent(Some(id))?;
-    let tenant = app
-        .store
-        .tenant(who.tenant_id())
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = super::kpi_api::tenant(&app, &who).await?;
     app.store
         .agent(tenant.id, agent_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {agent_id}")))?;
     let now = app.clock.now_ms();
-    let from = match &p.from {
-        Some(s) => super::kpi_api::parse_time("from", s, &tenant.time_zone)?,
-        None => crate::center::actor::start_of_day(now, &tenant.time_zone),
-    };
-    let to = match &p.to {
-        Some(s) => super::kpi_api::parse_time("to", s, &tenant.time_zone)?,
-        None => now + 1,
-    };
+    let (from, to) = super::kpi_api::bounds(
+        p.from.as_deref(),
+        p.to.as_deref(),
+        &tenant.time_zone,
+        now,
+        now + 1,
+    )?;
     let rows = app
         .store
         .agent_state_history(tenant.id, agent_id, from, to, p.limit.unwrap_or(500))

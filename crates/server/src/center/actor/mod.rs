@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 use tsunagu_acd::{
@@ -491,28 +491,7 @@ impl TenantActor {
                 contact_id,
                 agent_id,
             } => {
-                self.open_contact(contact_id)?;
-                self.router
-                    .handle_offer_rejected(
-                        now,
-                        ContactId(contact_id as u64),
-                        AgentId(agent_id as u64),
-                    )
-                    .map_err(|_| {
-                        CenterError::Conflict(format!(
-                            "contact {contact_id} is not offered to agent {agent_id}"
-                        ))
-                    })?;
-                let queue = self.open[&contact_id].queue_id;
-                self.step.touch_agent(agent_id);
-                self.event(
-                    contact_id,
-                    EventKind::Rejected,
-                    queue,
-                    Some(agent_id),
-                    json!({}),
-                );
-                self.drain();
+                self.reject(contact_id, agent_id, json!({}))?;
                 Ok(self.open.get(&contact_id).cloned())
             }
             AgentCommand::End {
@@ -545,6 +524,28 @@ impl TenantActor {
                 Ok(self.open.get(&contact_id).cloned())
             }
         }
+    }
+
+    /// The offered agent turns the offer down (from the screen, or busy on the phone);
+    /// `data` goes on the timeline.
+    fn reject(&mut self, contact_id: i64, agent_id: i64, data: Value) -> CenterResult<()> {
+        self.open_contact(contact_id)?;
+        self.router
+            .handle_offer_rejected(
+                self.now,
+                ContactId(contact_id as u64),
+                AgentId(agent_id as u64),
+            )
+            .map_err(|_| {
+                CenterError::Conflict(format!(
+                    "contact {contact_id} is not offered to agent {agent_id}"
+                ))
+            })?;
+        let queue = self.open[&contact_id].queue_id;
+        self.step.touch_agent(agent_id);
+        self.event(contact_id, EventKind::Rejected, queue, Some(agent_id), data);
+        self.drain();
+        Ok(())
     }
 
     /// The offered agent takes the contact.

@@ -76,29 +76,8 @@ impl TenantActor {
                 Ok(VoiceReply::Flag(self.accept(contact, agent).is_ok()))
             }
             VoiceCommand::Reject { contact, agent } => {
-                if self.open.contains_key(&contact) {
-                    // The offer may already be gone (timed out while the phone answered busy).
-                    if self
-                        .router
-                        .handle_offer_rejected(
-                            self.now,
-                            ContactId(contact as u64),
-                            AgentId(agent as u64),
-                        )
-                        .is_ok()
-                    {
-                        let queue = self.open[&contact].queue_id;
-                        self.step.touch_agent(agent);
-                        self.event(
-                            contact,
-                            EventKind::Rejected,
-                            queue,
-                            Some(agent),
-                            json!({ "by": "phone" }),
-                        );
-                        self.drain();
-                    }
-                }
+                // The offer may already be gone (timed out while the phone answered busy).
+                let _ = self.reject(contact, agent, json!({ "by": "phone" }));
                 Ok(VoiceReply::Done)
             }
             VoiceCommand::Callback {
@@ -201,11 +180,9 @@ impl TenantActor {
         let customer_id = match &customer_address {
             Some(e164) => self
                 .store
-                .customers_by_phone(self.tenant.id, e164)
+                .customer_id_by_phone(self.tenant.id, e164)
                 .await
-                .map_err(|e| CenterError::Unavailable(e.to_string()))?
-                .first()
-                .map(|c| c.customer.id),
+                .map_err(|e| CenterError::Unavailable(e.to_string()))?,
             None => None,
         };
         let id = self.store.next_id(now);
