@@ -101,10 +101,11 @@ impl PortPool {
         &mut self,
         ip: IpAddr,
     ) -> Result<(u16, std::net::UdpSocket, std::net::UdpSocket), EngineError> {
-        let span = (self.max - self.min) / 2;
+        // u32: the next port after 65534 is past u16 (wrap to the start of the range).
+        let span = u32::from(self.max).saturating_sub(u32::from(self.min)) / 2;
         for _ in 0..=span {
             let port = self.next;
-            self.next = if self.next + 2 > self.max {
+            self.next = if u32::from(self.next) + 2 > u32::from(self.max) {
                 self.min
             } else {
                 self.next + 2
@@ -529,5 +530,33 @@ impl EngineLoop {
             }
             let _ = self.events.send(EngineEvent::Media(ev));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: stepping past port 65534 overflowed u16 (a panic in debug builds, a
+    /// wrap to port 0 in release). At the top of the range the pool now wraps to its start.
+    #[test]
+    fn the_port_pool_wraps_at_the_top_of_the_range() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let mut pool = PortPool {
+            min: 65532,
+            max: 65535,
+            next: 65534,
+            in_use: Default::default(),
+        };
+        let first = pool.bind(ip);
+        assert_eq!(pool.next, 65532, "wrapped to the start, not past 65535");
+        for _ in 0..3 {
+            match pool.bind(ip) {
+                Ok((port, _, _)) => assert!((65532..=65534).contains(&port)),
+                Err(EngineError::NoPorts(65532, 65535)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        drop(first);
     }
 }

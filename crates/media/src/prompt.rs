@@ -81,6 +81,10 @@ impl Prompt {
             path: name.into(),
             format: m.into(),
         };
+        // A header claiming 0 Hz would divide by zero when resampling.
+        if spec.sample_rate == 0 {
+            return Err(fmt("a sample rate of 0 Hz"));
+        }
         let raw: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
             (hound::SampleFormat::Int, 16) => reader
                 .into_samples::<i16>()
@@ -218,5 +222,14 @@ mod tests {
         let p = Prompt::parse("p", &pcm).unwrap();
         assert_eq!(p.samples.len(), 1600, "16 kHz stereo → 8 kHz mono");
         assert!(Prompt::parse("x", b"not a wav").is_err());
+
+        // Regression: a header claiming 0 Hz is refused, not a division by zero.
+        let mut zero = pcm.clone();
+        zero[24..28].copy_from_slice(&0u32.to_le_bytes());
+        match Prompt::parse("z", &zero) {
+            Err(PromptError::Format { format, .. }) => assert!(format.contains("0 Hz")),
+            Err(PromptError::Read { .. }) => {} // also fine: refused before resampling
+            Ok(_) => panic!("a 0 Hz prompt was accepted"),
+        }
     }
 }
