@@ -512,13 +512,9 @@ fn sip_settings(
     }
     if let Some(v) = s.rtp_ports {
         let (a, b) = *v.get_ref();
-        if (1024..=65534).contains(&a) && (1025..=65535).contains(&b) && b - a >= 2 {
-            out.rtp_ports = (a as u16, b as u16);
-        } else {
-            err(
-                v.span(),
-                "sip.rtp_ports: must be [low, high] with 1024 <= low < high <= 65535".into(),
-            );
+        match rtp_ports(a, b) {
+            Ok(p) => out.rtp_ports = p,
+            Err(m) => err(v.span(), format!("sip.rtp_ports: {m}")),
         }
     }
     out.recordings = s.recordings.map(PathBuf::from);
@@ -709,6 +705,16 @@ fn sip_settings(
     out
 }
 
+/// An RTP port range: 1024 <= low, high <= 65535, at least two ports apart (one RTP/RTCP
+/// pair). The one rule for the config file and the demo's `--rtp-ports`.
+pub fn rtp_ports(low: i64, high: i64) -> Result<(u16, u16), String> {
+    if (1024..=65533).contains(&low) && high <= 65535 && high - low >= 2 {
+        Ok((low as u16, high as u16))
+    } else {
+        Err("must be [low, high] with 1024 <= low, high <= 65535 and high - low >= 2".into())
+    }
+}
+
 /// A trunk password read from the environment variable a `*_env` setting names.
 fn env_secret(field: &str, var: &str) -> Result<String, String> {
     std::env::var(var)
@@ -829,6 +835,10 @@ national = true
         );
 
         assert_eq!(t.register, None);
+        // Regression: the top of the port space is accepted without overflow.
+        assert_eq!(rtp_ports(65533, 65535), Ok((65533, 65535)));
+        assert!(rtp_ports(65534, 65535).is_err());
+        assert!(rtp_ports(1000, 2000).is_err());
         assert_eq!(t.qualify_secs, 60, "OPTIONS keep-alive by default");
         let e = Config::from_toml(
             "t.toml",

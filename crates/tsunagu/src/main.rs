@@ -106,10 +106,7 @@ fn parse_ports(s: &str) -> Result<(u16, u16), String> {
         a.trim().parse().map_err(|_| "LOW is not a port")?,
         b.trim().parse().map_err(|_| "HIGH is not a port")?,
     );
-    if a < 1024 || b <= a + 2 {
-        return Err("need 1024 <= LOW and LOW + 2 < HIGH".into());
-    }
-    Ok((a, b))
+    tsunagu::config::rtp_ports(a.into(), b.into())
 }
 
 #[derive(Args)]
