@@ -1072,3 +1072,48 @@ fn hanging_up_after_leaving_a_message_is_not_an_abandon() {
         vec![(CONTACT, Side::Caller, "caller_left_voicemail".to_string())]
     );
 }
+
+/// Regression: a callback contact whose call is up and was transferred back to a queue kept
+/// its callback number, so the next offer tried to start a second callback attempt (refused:
+/// the contact already had a call) and the caller waited with music forever. An offer for
+/// a contact with a caller on the line rings the agent's phone.
+#[test]
+fn an_answered_callback_sent_back_to_the_queue_is_offered_like_any_call() {
+    let mut h = H::new();
+    let call =
+        h.sw.handle_offer(88, 5, "a".into(), Some("0312345678"), false, h.now)
+            .unwrap();
+    assert!(
+        call.is_some(),
+        "nobody on the line: a callback attempt starts"
+    );
+    let o = h.drain();
+    let (agent, _) = h.complete_dial(&o, phone(5));
+    h.answer(agent, 6000);
+    let o = h.center(CenterIn::AcceptResult {
+        contact: 88,
+        agent: 5,
+        ok: true,
+    });
+    let mut trunk = phone(200);
+    trunk.trunk = Some("carrier".into());
+    let (cust, _) = h.complete_dial(&o, trunk);
+    h.answer(cust, 4000);
+    // The agent sends the customer to a queue; the next agent is offered the contact.
+    h.center(CenterIn::Transferred { contact: 88 });
+    let again =
+        h.sw.handle_offer(88, 7, "b".into(), Some("0312345678"), false, h.now)
+            .unwrap();
+    assert_eq!(again, None, "no second call for the same contact");
+    let o = h.drain();
+    assert!(
+        o.iter().any(|x| matches!(
+            x,
+            Out::Locate {
+                party: Party::Agent(7),
+                ..
+            }
+        )),
+        "the next agent's phone rings for the caller on the line: {o:?}"
+    );
+}

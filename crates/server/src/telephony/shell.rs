@@ -425,29 +425,25 @@ impl Shell {
                 agent_name,
                 callback,
                 record,
-            } => match callback {
-                Some(number) => {
-                    if let Err(e) = self.start_outbound(
-                        tenant,
-                        CallKind::Callback,
-                        contact,
-                        agent,
-                        &number,
-                        record,
-                        t,
-                    ) {
-                        debug!(contact, "callback not started: {e}");
-                    }
-                }
-                None => self.switch.handle_center(
-                    CenterIn::Offer {
-                        contact,
-                        agent,
-                        agent_name,
-                    },
+            } => {
+                // The tenant must be known before the call's first output (a callback
+                // attempt looks up the agent's phone in the tenant's directory).
+                self.contact_tenant.insert(contact, tenant);
+                match self.switch.handle_offer(
+                    contact,
+                    agent,
+                    agent_name,
+                    callback.as_deref(),
+                    record,
                     t,
-                ),
-            },
+                ) {
+                    Ok(Some(call)) => {
+                        self.call_tenant.insert(call, tenant);
+                    }
+                    Ok(None) => {}
+                    Err(e) => debug!(contact, "callback not started: {e}"),
+                }
+            }
             VoiceDirective::OfferWithdrawn { contact, agent } => self
                 .switch
                 .handle_center(CenterIn::OfferWithdrawn { contact, agent }, t),

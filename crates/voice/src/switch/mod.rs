@@ -374,6 +374,47 @@ impl Switch {
 
     // ----- outbound calls ----------------------------------------------------------------
 
+    /// The ACD offers `contact` to `agent`. A caller on the line — waiting, or back in the
+    /// queue after a transfer, even on a contact that began as a callback request — rings
+    /// the agent's phone. A callback request with nobody on the line starts a callback
+    /// attempt (the agent's phone first, then `callback` is dialed); its new call is
+    /// returned.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_offer(
+        &mut self,
+        contact: ContactId,
+        agent: AgentId,
+        agent_name: String,
+        callback: Option<&str>,
+        record: bool,
+        now: i64,
+    ) -> Result<Option<CallId>, String> {
+        match callback {
+            Some(number) if !self.contacts.contains_key(&contact) => self
+                .start_outbound(
+                    CallKind::Callback,
+                    contact,
+                    agent,
+                    number,
+                    None,
+                    record,
+                    now,
+                )
+                .map(Some),
+            _ => {
+                self.handle_center(
+                    CenterIn::Offer {
+                        contact,
+                        agent,
+                        agent_name,
+                    },
+                    now,
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// Starts an outbound call for an existing contact: `agent`'s phone rings first, then
     /// `number` is dialed. For a callback, the agent's answer is confirmed with the ACD
     /// ([`Out::Accept`]); for click-to-call the agent already owns the contact.
