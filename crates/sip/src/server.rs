@@ -147,7 +147,8 @@ pub enum SipEvent {
     Update { leg: LegId, offer: String },
     /// DTMF by SIP INFO.
     Dtmf { leg: LegId, digit: char },
-    /// The peer asked to transfer the call (REFER) to this target.
+    /// The peer asked to transfer the call (REFER) to this target: the user part of the
+    /// Refer-To URI (a number, an agent's or a queue's name).
     Refer { leg: LegId, target: String },
     /// A phone (un)registered; `bindings` is how many contacts the account has now.
     Registered {
@@ -804,13 +805,7 @@ async fn state_loop(
             }
             DialogState::Refer(id, req, handle) => {
                 let target = req.headers.iter().find_map(|h| match h {
-                    Header::ReferTo(r) => Some(
-                        r.value()
-                            .trim()
-                            .trim_start_matches('<')
-                            .trim_end_matches('>')
-                            .to_string(),
-                    ),
+                    Header::ReferTo(r) => refer_target(r.value()),
                     _ => None,
                 });
                 match (leg_of(&shared, &id), target) {
@@ -1280,6 +1275,21 @@ async fn send_options(
     None
 }
 
+/// The user part of a Refer-To (`<sip:0312345678@host;user=phone>`, `tel:+81…`, a queue
+/// or agent name): who the phone wants the call transferred to.
+fn refer_target(value: &str) -> Option<String> {
+    let uri = value.trim().trim_start_matches('<');
+    let uri = uri.split('>').next().unwrap_or_default();
+    let user = uri
+        .trim_start_matches("sips:")
+        .trim_start_matches("sip:")
+        .trim_start_matches("tel:")
+        .split(['@', ';', '?'])
+        .next()
+        .unwrap_or_default();
+    (!user.is_empty()).then(|| user.to_string())
+}
+
 fn set_trunk_status(
     shared: &Shared,
     trunk: &str,
@@ -1308,6 +1318,26 @@ fn cleanup(shared: &Shared, leg: LegId) {
 
 #[cfg(test)]
 mod tests {
+    use super::refer_target;
+
+    #[test]
+    fn refer_targets_are_their_user_part() {
+        assert_eq!(
+            refer_target("<sip:0120444555@10.0.0.1;user=phone>").as_deref(),
+            Some("0120444555")
+        );
+        assert_eq!(refer_target("sip:support@pbx").as_deref(), Some("support"));
+        assert_eq!(
+            refer_target("<tel:+81312345678>").as_deref(),
+            Some("+81312345678")
+        );
+        assert_eq!(
+            refer_target("<sip:tanaka@pbx?Replaces=x>").as_deref(),
+            Some("tanaka")
+        );
+        assert_eq!(refer_target("<>"), None);
+    }
+
     #[test]
     fn dtmf_relay_bodies() {
         assert_eq!(

@@ -86,6 +86,7 @@ pub enum SipIn {
         leg: LegId,
         digit: char,
     },
+    /// A phone asked (REFER) to transfer its call; `target` is the Refer-To's user part.
     Refer {
         leg: LegId,
         target: String,

@@ -188,18 +188,10 @@ impl Switch {
             SipIn::Dtmf { leg, digit } => self.dtmf(leg, digit),
             SipIn::Refer { leg, target } => {
                 if let Some(&(call, Role::Agent(agent))) = self.legs.get(&leg) {
-                    let user = target
-                        .trim_start_matches("sips:")
-                        .trim_start_matches("sip:")
-                        .trim_start_matches("tel:")
-                        .split(['@', ';'])
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
                     self.center(call, |c| Out::Refer {
                         contact: c,
                         agent,
-                        target: user,
+                        target,
                     });
                 }
             }
