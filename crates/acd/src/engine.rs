@@ -133,6 +133,35 @@ impl<M: Matcher> Engine<M> {
 
     // ----- configuration ---------------------------------------------------------------
 
+    /// Changes the router-wide settings at run time. Every contact keeps its place in the
+    /// router (waiting, ringing, connected, in after-call work); waiting and ringing ones
+    /// are ranked again under the new priority step, and routing runs at once. The random
+    /// strategy's seed is only read at creation and is not changed.
+    pub fn set_config(&mut self, now: UnixMillis, config: RouterConfig) {
+        self.advance(now);
+        if config.priority_step_ms == self.config.priority_step_ms {
+            return;
+        }
+        let contacts: Vec<ContactIdx> = self.w.contacts.iter().map(|(i, _)| i).collect();
+        for &c in &contacts {
+            self.m.contact_leaving(&self.w, c);
+        }
+        self.config.priority_step_ms = config.priority_step_ms;
+        for &c in &contacts {
+            if !matches!(self.w.contacts[c].phase, ContactPhase::Connected { .. }) {
+                self.refresh_contact(c);
+            }
+            self.m.contact_entered(&self.w, c);
+            self.touch_contact(c);
+        }
+        self.finish();
+    }
+
+    /// The router-wide settings in force.
+    pub fn config(&self) -> RouterConfig {
+        self.config
+    }
+
     /// Adds a queue or changes one. Waiting contacts of a changed queue take the new
     /// requirements, priority and max wait at once.
     pub fn upsert_queue(

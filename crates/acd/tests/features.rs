@@ -595,6 +595,44 @@ fn changing_a_queue_applies_to_contacts_already_waiting() {
     assert_eq!(offers(&h.drain()), vec![(1, 1)]);
 }
 
+/// A run-time change of the router-wide settings keeps every contact where it is (an offer
+/// keeps ringing, a connected contact stays with its agent) and ranks the waiting ones again.
+#[test]
+fn changing_the_priority_step_keeps_contacts_and_reranks_the_waiting() {
+    let mut h = Harness::new();
+    h.simple_queue(1, Strategy::LongestIdle);
+    for a in 1..=3 {
+        h.agent(a, &[(1, 1)], &[]);
+    }
+    h.ready(1);
+    assert_eq!(offers(&h.arrive(10, 1, V)), vec![(10, 1)]);
+    h.accept(10, 1);
+    h.arrive(100, 1, V); // t = 0, priority 0: rank 0
+    h.advance(30 * S);
+    h.arrive_with(200, 1, V, 1, vec![]); // rank 30 s − 1 × step
+    h.arrive_with(400, 1, V, 2, vec![]); // rank 30 s − 2 × step
+    assert_eq!(offers(&h.ready(2)), vec![(400, 2)], "-90 s at 60 s a point");
+    let mut cfg = h.r.config();
+    cfg.priority_step_ms = 10 * S; // 200 now ranks +20 s: behind 100
+    h.r.set_config(h.now, cfg);
+    let actions = h.drain();
+    assert!(
+        actions
+            .iter()
+            .all(|a| !matches!(a, Action::OfferWithdrawn { .. } | Action::Requeued { .. })),
+        "the ringing offer stands: {actions:?}"
+    );
+    assert!(matches!(
+        h.r.contact(ContactId(400)),
+        Some(ContactView::Offered { .. })
+    ));
+    assert!(matches!(
+        h.r.contact(ContactId(10)),
+        Some(ContactView::Connected { .. })
+    ));
+    assert_eq!(offers(&h.ready(3)), vec![(100, 3)]);
+}
+
 #[test]
 fn agent_leaving_a_queue_loses_its_offers_from_there() {
     let mut h = Harness::new();

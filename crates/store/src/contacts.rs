@@ -81,15 +81,19 @@ impl Store {
         )
     }
 
-    /// Every open contact of every tenant (for recovery after a restart), oldest first.
-    pub async fn open_contacts(&self) -> StoreResult<Vec<ContactRow>> {
+    /// The tenant's open contacts (to rebuild its actor), oldest first.
+    pub async fn open_contacts(&self, tenant_id: i64) -> StoreResult<Vec<ContactRow>> {
         let q = format!(
-            "SELECT {} FROM contacts WHERE status IN ('ivr', 'queued', 'offered', 'connected', 'wrap_up') \
+            "SELECT {} FROM contacts WHERE tenant_id = $1 \
+             AND status IN ('ivr', 'queued', 'offered', 'connected', 'wrap_up') \
              ORDER BY queued_at, id",
             ContactRow::COLUMNS
         );
         rows(
-            sqlx::query(&q).fetch_all(&self.pool).await?,
+            sqlx::query(&q)
+                .bind(tenant_id)
+                .fetch_all(&self.pool)
+                .await?,
             ContactRow::from_row,
         )
     }

@@ -29,4 +29,24 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether trying the same write again may succeed: the database was unreachable, busy
+    /// or out of resources, rather than refusing the data. A refused write (a constraint
+    /// broken, a value it cannot take, a query it does not understand) fails the same way
+    /// every time and is not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => matches!(db.kind(), sqlx::error::ErrorKind::Other),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -355,7 +355,11 @@ async fn batches_are_atomic(s: Store) {
     ])
     .await
     .unwrap();
-    assert_eq!(s.open_contacts().await.unwrap(), vec![c.clone()]);
+    assert_eq!(s.open_contacts(t.id).await.unwrap(), vec![c.clone()]);
+    assert!(
+        s.open_contacts(t.id + 1).await.unwrap().is_empty(),
+        "open contacts are read per tenant"
+    );
 
     // A batch whose last write fails (unknown agent) leaves nothing behind.
     let mut offered = c.clone();
@@ -370,14 +374,18 @@ async fn batches_are_atomic(s: Store) {
         status: "offered".into(),
         changed_by: None,
     };
-    assert!(s
+    let refused = s
         .apply(&[
             Write::Contact(Box::new(offered)),
             Write::Event(ev(&s, "offered", T + 1)),
-            Write::AgentState(bad_state)
+            Write::AgentState(bad_state),
         ])
         .await
-        .is_err());
+        .unwrap_err();
+    assert!(
+        !refused.is_transient(),
+        "a broken constraint fails the same way every time: {refused}"
+    );
     assert_eq!(
         s.contact(t.id, c.id).await.unwrap().unwrap().status,
         "queued"
@@ -393,7 +401,7 @@ async fn batches_are_atomic(s: Store) {
     ])
     .await
     .unwrap();
-    assert!(s.open_contacts().await.unwrap().is_empty());
+    assert!(s.open_contacts(t.id).await.unwrap().is_empty());
     assert_eq!(
         s.kpi_events(t.id, T, T + 1).await.unwrap().len(),
         3,

@@ -128,6 +128,26 @@ pub enum CenterIn {
     /// The contact was moved to another queue (from the API or a phone's REFER): the agent
     /// leaves the call and the caller waits again with music.
     Transferred { contact: ContactId },
+    /// The center rebuilt a tenant's state from its database while calls went on. `live`:
+    /// the open contacts of calls and where the center has them; `ours`: the contacts of
+    /// this switch's calls in that tenant. No offer made before stands any more.
+    Resync {
+        live: Vec<(ContactId, LiveCall)>,
+        ours: Vec<ContactId>,
+    },
+}
+
+/// Where the center has a call's contact (see [`CenterIn::Resync`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveCall {
+    /// In the IVR.
+    Ivr,
+    /// Waiting in a queue, not offered to anyone.
+    Waiting,
+    /// A callback request waiting in its queue: an attempt in progress is over.
+    CallbackWaiting,
+    /// Connected to this agent.
+    Talking { agent: AgentId },
 }
 
 /// Who or what ended a call.

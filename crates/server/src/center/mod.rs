@@ -25,9 +25,9 @@ use tsunagu_domain::validate::FieldErrors;
 use tsunagu_store::rows::{ContactRow, TenantRow};
 use tsunagu_store::Store;
 
-pub use actor::{AgentCommand, NewContact, Snapshot};
+pub use actor::{AgentCommand, NewContact, Rebuild, Snapshot};
 use events::Envelope;
-pub use voice::{VoiceCommand, VoiceDirective, VoiceReply, VoiceSink};
+pub use voice::{LiveCall, VoiceCommand, VoiceDirective, VoiceReply, VoiceSink};
 
 /// Wall-clock time for the runtime. The router never reads it; the actor does, once per step.
 pub trait Clock: Send + Sync + 'static {
@@ -210,7 +210,7 @@ impl Center {
             events.clone(),
         )
         .with_voice(self.voice.lock().expect("voice sink").clone());
-        actor.rebuild().await?;
+        actor.rebuild(actor::Rebuild::Startup).await?;
         let task = tokio::spawn(actor.run(rx));
         self.tasks.lock().await.push(task);
         let handle = TenantHandle { tx, events };

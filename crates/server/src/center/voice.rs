@@ -31,6 +31,23 @@ pub enum VoiceDirective {
     Ended { contact: i64 },
     /// The contact was moved to a queue from a screen or the API.
     Transferred { contact: i64 },
+    /// The tenant's actor was rebuilt from the database while calls went on: these are the
+    /// open contacts of calls (ordered by id) and where each stands. No offer made before
+    /// stands any more. The switch ends what it no longer has, and what disagrees.
+    Resync { live: Vec<(i64, LiveCall)> },
+}
+
+/// Where the center has the contact of a call, for [`VoiceDirective::Resync`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveCall {
+    /// In the IVR, not queued.
+    Ivr,
+    /// Waiting in a queue (not offered).
+    Waiting,
+    /// A callback request waiting in a queue: its call (if an attempt had started) is over.
+    CallbackWaiting,
+    /// Connected to this agent.
+    Talking { agent: i64 },
 }
 
 /// Requests from the telephony shell.

@@ -24,6 +24,17 @@ use super::recordings::RecJob;
 use super::{FlowCache, Msg, PromptStore, TelephonyConfig, TelephonyStats, TrunkConfig};
 use crate::center::{Center, Clock, SystemClock, VoiceCommand, VoiceDirective, VoiceReply};
 
+fn live_call(s: crate::center::LiveCall) -> tsunagu_voice::LiveCall {
+    use crate::center::LiveCall as C;
+    use tsunagu_voice::LiveCall as V;
+    match s {
+        C::Ivr => V::Ivr,
+        C::Waiting => V::Waiting,
+        C::CallbackWaiting => V::CallbackWaiting,
+        C::Talking { agent } => V::Talking { agent },
+    }
+}
+
 /// An inbound call, with the flow its number reaches.
 pub(crate) struct Incoming {
     pub leg: LegId,
@@ -456,6 +467,21 @@ impl Shell {
             VoiceDirective::Transferred { contact } => self
                 .switch
                 .handle_center(CenterIn::Transferred { contact }, t),
+            VoiceDirective::Resync { live } => {
+                let ours = self
+                    .switch
+                    .contacts()
+                    .into_iter()
+                    .filter(|c| self.contact_tenant.get(c) == Some(&tenant))
+                    .collect();
+                let live = live
+                    .into_iter()
+                    .map(|(contact, state)| (contact, live_call(state)))
+                    .collect();
+                info!(tenant, "the center resynchronised: checking its calls");
+                self.switch
+                    .handle_center(CenterIn::Resync { live, ours }, t)
+            }
         }
     }
 

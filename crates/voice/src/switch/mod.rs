@@ -20,6 +20,7 @@ mod dial;
 mod features;
 mod ivr;
 mod offers;
+mod resync;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -282,6 +283,7 @@ impl Switch {
                 self.end_call(call, Side::System, "ended", None);
             }
             CenterIn::Transferred { contact } => self.transferred(contact),
+            CenterIn::Resync { live, ours } => self.resync(live, ours),
         }
         self.after_step();
     }

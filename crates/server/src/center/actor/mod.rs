@@ -9,8 +9,11 @@
 mod voice;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -28,6 +31,7 @@ use tsunagu_store::{Store, Write};
 use super::events::{Audience, Envelope, LiveEvent};
 use super::mapping::{agent_config, queue_config, Requirement};
 use super::step::Step;
+use super::voice::LiveCall;
 use super::{CenterError, CenterResult, Clock, Command, VoiceDirective, VoiceSink};
 use crate::dto::{ts, AgentStateView, ContactView};
 
@@ -209,7 +213,29 @@ impl TenantActor {
         self
     }
 
+    /// Serves commands until the channel closes. A panic while serving one does not end
+    /// the tenant: it is logged, the actor resynchronises from the database (keeping every
+    /// live contact and call, see [`Rebuild::Resync`]) and goes on with the next command.
+    /// The panicking command's caller gets no answer (its reply channel is dropped).
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            match AssertUnwindSafe(self.serve(&mut rx)).catch_unwind().await {
+                Ok(()) => break,
+                Err(panic) => {
+                    error!(
+                        tenant = %self.tenant.slug,
+                        "tenant actor panicked: {}; resynchronising from the database",
+                        panic_message(&panic)
+                    );
+                    metrics::counter!("tsunagu_actor_panics_total").increment(1);
+                    self.resync_until_done().await;
+                }
+            }
+        }
+        info!(tenant = %self.tenant.slug, "tenant actor stopped");
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<Command>) {
         loop {
             let deadline = self.router.poll_timeout();
             let sleep =
@@ -217,7 +243,7 @@ impl TenantActor {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.command(cmd).await,
-                    None => break,
+                    None => return,
                 },
                 _ = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))), if sleep.is_some() => {
                     self.begin();
@@ -227,7 +253,28 @@ impl TenantActor {
                 }
             }
         }
-        info!(tenant = %self.tenant.slug, "tenant actor stopped");
+    }
+
+    /// Rebuilds from the database after a panic, trying again (the panic may have come
+    /// from the database being unreachable) until it works.
+    async fn resync_until_done(&mut self) {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match AssertUnwindSafe(self.rebuild(Rebuild::Resync))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => error!(tenant = %self.tenant.slug, "resynchronisation failed: {e}"),
+                Err(p) => error!(
+                    tenant = %self.tenant.slug,
+                    "resynchronisation panicked: {}",
+                    panic_message(&p)
+                ),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
     }
 
     // ----- steps -------------------------------------------------------------------------
@@ -270,9 +317,8 @@ impl TenantActor {
                 self.finish(reply, r).await;
             }
             Command::TenantChanged(t, reply) => {
-                self.tenant = *t;
-                let r = self.rebuild().await;
-                let _ = reply.send(r);
+                let r = self.tenant_changed(*t);
+                self.finish(reply, r).await;
             }
             Command::Snapshot(reply) => {
                 let r = Ok(self.snapshot());
@@ -299,8 +345,11 @@ impl TenantActor {
         let _ = reply.send(result);
     }
 
-    /// Writes the step in one transaction and publishes its live events. On failure the
-    /// in-memory state is rebuilt from the database.
+    /// Writes the step in one transaction, then publishes its live events and sends its
+    /// call directives. While the database is unreachable or busy the same batch is tried
+    /// again (nothing is answered or published meanwhile, and every contact stays where it
+    /// is). A batch the database refuses outright is dropped: the actor resynchronises
+    /// from what is stored ([`Rebuild::Resync`]) and answers "unavailable".
     async fn commit(&mut self) -> CenterResult<()> {
         self.drain();
         self.flush_agents();
@@ -317,10 +366,10 @@ impl TenantActor {
         let outbox = std::mem::take(&mut self.step.outbox);
         let voice_directives = std::mem::take(&mut self.step.voice);
         self.step = Step::default();
-        if let Err(e) = self.store.apply(&writes).await {
-            error!(tenant = %self.tenant.slug, "commit failed, rebuilding from the database: {e}");
-            if let Err(e2) = self.rebuild().await {
-                error!(tenant = %self.tenant.slug, "rebuild failed: {e2}");
+        if let Err(e) = self.store_durably(&writes).await {
+            error!(tenant = %self.tenant.slug, "step refused by the database, resynchronising: {e}");
+            if let Err(e2) = self.rebuild(Rebuild::Resync).await {
+                error!(tenant = %self.tenant.slug, "resynchronisation failed: {e2}");
             }
             return Err(CenterError::Unavailable(e.to_string()));
         }
@@ -339,6 +388,33 @@ impl TenantActor {
         }
         self.update_gauges();
         Ok(())
+    }
+
+    /// Applies a batch, trying again with growing pauses (up to [`MAX_RETRY_DELAY`]) for
+    /// as long as the failure is transient. Returns the first error that is not.
+    async fn store_durably(&self, writes: &[Write]) -> Result<(), tsunagu_store::StoreError> {
+        let mut delay = Duration::from_millis(20);
+        let mut failures = 0u32;
+        loop {
+            match self.store.apply(writes).await {
+                Ok(()) => {
+                    if failures > 0 {
+                        info!(tenant = %self.tenant.slug, failures, "step stored after the database came back");
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() => {
+                    failures += 1;
+                    metrics::counter!("tsunagu_commit_retries_total").increment(1);
+                    if failures == 1 || failures.is_multiple_of(30) {
+                        warn!(tenant = %self.tenant.slug, failures, "step not stored yet, trying again: {e}");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Queue and agent gauges for Prometheus, refreshed at most once a second.
@@ -856,6 +932,21 @@ impl TenantActor {
         }
     }
 
+    /// The tenant's settings changed. Applied in place: every contact, offer and call
+    /// stays where it is; waiting contacts are ranked under the new priority step.
+    fn tenant_changed(&mut self, t: TenantRow) -> CenterResult<()> {
+        if t.id != self.tenant.id {
+            return Err(CenterError::Conflict(format!(
+                "tenant {} is not tenant {}",
+                t.id, self.tenant.id
+            )));
+        }
+        self.router.set_config(self.now, router_config(&t));
+        self.tenant = t;
+        self.drain();
+        Ok(())
+    }
+
     async fn reload_queue(&mut self, id: i64) -> CenterResult<()> {
         let now = self.now;
         match self
@@ -1214,11 +1305,11 @@ impl TenantActor {
 
     // ----- recovery ----------------------------------------------------------------------
 
-    /// (Re)builds the router and the open contacts from the database. At start-up this is
-    /// crash recovery: contacts that were waiting or ringing wait again with their original
-    /// arrival time; work in progress stays with its agent; calls, which cannot survive a
-    /// restart, are closed with a cause.
-    pub async fn rebuild(&mut self) -> CenterResult<()> {
+    /// (Re)builds the router and the open contacts from the database. Contacts that were
+    /// waiting or ringing wait again with their original arrival time (an offer that was
+    /// ringing is made again); work in progress stays with its agent. What happens to calls
+    /// depends on `mode`: see [`Rebuild`].
+    pub async fn rebuild(&mut self, mode: Rebuild) -> CenterResult<()> {
         let unavailable = |e: tsunagu_store::StoreError| CenterError::Unavailable(e.to_string());
         self.now = self.clock.now_ms().max(self.now);
         let now = self.now;
@@ -1320,16 +1411,12 @@ impl TenantActor {
 
         let open: Vec<ContactRow> = self
             .store
-            .open_contacts()
+            .open_contacts(self.tenant.id)
             .await
-            .map_err(unavailable)?
-            .into_iter()
-            .filter(|c| c.tenant_id == self.tenant.id)
-            .collect();
-        let mut recovered = 0;
+            .map_err(unavailable)?;
+        let recovered = open.len();
         for c in open {
-            self.recover_contact(c);
-            recovered += 1;
+            self.recover_contact(c, mode);
         }
         // Presence last, so restored work is in place before anyone can be offered more.
         let presences: Vec<(i64, Presence)> = self
@@ -1343,13 +1430,19 @@ impl TenantActor {
             }
             self.step.touch_agent(id);
         }
+        if mode == Rebuild::Resync {
+            // Before any new offer: the calls learn which contacts the center still has
+            // open, and that no offer made before stands any more.
+            let live = self.live_calls();
+            self.step.voice.push(VoiceDirective::Resync { live });
+        }
         self.drain();
-        info!(tenant = %self.tenant.slug, contacts = recovered, agents = self.agents.len(), "tenant state rebuilt");
-        // The rebuild's own writes (recovery events, re-offers) are committed like any step;
-        // a failure here is reported to the caller rather than retried in a loop.
+        info!(tenant = %self.tenant.slug, ?mode, contacts = recovered, agents = self.agents.len(), "tenant state rebuilt");
         self.commit_rebuild().await
     }
 
+    /// Commits the rebuild's own writes (recovery events, new offers) like any step, but a
+    /// refusal is reported to the caller instead of starting another rebuild.
     async fn commit_rebuild(&mut self) -> CenterResult<()> {
         self.flush_agents();
         let touched = std::mem::take(&mut self.step.contacts);
@@ -1359,9 +1452,10 @@ impl TenantActor {
             .map(|r| Write::Contact(Box::new(r.clone())))
             .collect();
         let writes = self.step.writes(rows);
+        let outbox = std::mem::take(&mut self.step.outbox);
+        let voice_directives = std::mem::take(&mut self.step.voice);
         self.step = Step::default();
-        self.store
-            .apply(&writes)
+        self.store_durably(&writes)
             .await
             .map_err(|e| CenterError::Unavailable(e.to_string()))?;
         for id in touched {
@@ -1369,10 +1463,45 @@ impl TenantActor {
                 self.open.remove(&id);
             }
         }
+        for env in outbox {
+            let _ = self.events.send(Arc::new(env));
+        }
+        if let Some(sink) = &self.voice {
+            for d in voice_directives {
+                let _ = sink.send((self.tenant.id, d));
+            }
+        }
         Ok(())
     }
 
-    fn recover_contact(&mut self, mut c: ContactRow) {
+    /// The open contacts of calls and where each stands, for [`VoiceDirective::Resync`].
+    /// Callback requests waiting for their turn have no call and are left out.
+    fn live_calls(&self) -> Vec<(i64, LiveCall)> {
+        let mut live: Vec<(i64, LiveCall)> = self
+            .open
+            .values()
+            .filter(|c| c.channel == Channel::Voice.as_str())
+            .filter_map(|c| {
+                let state = match ContactStatus::parse(&c.status)? {
+                    ContactStatus::Ivr => LiveCall::Ivr,
+                    ContactStatus::Queued | ContactStatus::Offered => {
+                        if callback_number(c).is_some() {
+                            LiveCall::CallbackWaiting
+                        } else {
+                            LiveCall::Waiting
+                        }
+                    }
+                    ContactStatus::Connected => LiveCall::Talking { agent: c.agent_id? },
+                    _ => return None,
+                };
+                Some((c.id, state))
+            })
+            .collect();
+        live.sort_unstable_by_key(|&(id, _)| id);
+        live
+    }
+
+    fn recover_contact(&mut self, mut c: ContactRow, mode: Rebuild) {
         let now = self.now;
         let id = c.id;
         let status = ContactStatus::parse(&c.status).unwrap_or(ContactStatus::Queued);
@@ -1394,7 +1523,9 @@ impl TenantActor {
         // callers in the IVR or waiting are closed with the cause. A callback request has
         // no call yet: it waits again like any contact.
         let callback = callback_number(&c).is_some();
+        let calls_survived = mode == Rebuild::Resync;
         if channel == Channel::Voice
+            && !calls_survived
             && status == ContactStatus::Connected
             && queue_known
             && c.agent_id.is_some()
@@ -1422,6 +1553,7 @@ impl TenantActor {
             );
         }
         let close_call = channel == Channel::Voice
+            && !calls_survived
             && match status {
                 ContactStatus::Ivr | ContactStatus::Connected => true,
                 ContactStatus::Queued | ContactStatus::Offered => !callback,
@@ -1530,6 +1662,30 @@ fn callback_number(row: &ContactRow) -> Option<String> {
 
 fn is_open(status: &str) -> bool {
     ContactStatus::parse(status).is_some_and(ContactStatus::is_open)
+}
+
+/// How an actor's state is rebuilt from the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rebuild {
+    /// Crash recovery, when the process starts: no call survived it, so the contacts of
+    /// calls are closed with the cause `server_restart` (a call that was talking goes to
+    /// after-call work so the agent can still record its outcome).
+    Startup,
+    /// Run-time resynchronisation, while the process and its calls go on (after the
+    /// database refused a step, or a panic in the actor): every contact is restored where
+    /// the database has it, calls included, and the telephony shell is told which calls'
+    /// contacts are open ([`VoiceDirective::Resync`]) so both sides agree again.
+    Resync,
+}
+
+/// The longest pause between two attempts to store a step or to resynchronise.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 fn field(name: &str, message: &str) -> CenterError {
