@@ -600,6 +600,31 @@ impl<M: Matcher> Engine<M> {
         Ok(())
     }
 
+    /// The contact ended before its agent and customer ever talked: the customer hung up in
+    /// the instant between the agent's answer and the connection. The agent is freed at
+    /// once, without after-call work, and the contact does not count as handled by them.
+    pub fn handle_connect_failed(
+        &mut self,
+        now: UnixMillis,
+        contact: ContactId,
+    ) -> Result<(), RouterError> {
+        self.advance(now);
+        let c = self.contact_idx(contact)?;
+        let ContactPhase::Connected { agent: a, .. } = self.w.contacts[c].phase.clone() else {
+            return Err(RouterError::NotConnected(contact));
+        };
+        // The handled count is a strategy key: change it only while the agent is out of
+        // the index.
+        self.m.agent_leaving(&self.w, a);
+        let ag = &mut self.w.agents[a];
+        ag.handled = ag.handled.saturating_sub(1);
+        self.m.agent_entered(&self.w, a);
+        self.release_work_slot(a, contact);
+        self.remove_contact(c);
+        self.finish();
+        Ok(())
+    }
+
     /// Moves the contact to another queue, keeping its original arrival time (so it is not
     /// put behind contacts that came later). A connected contact's agent is freed at once
     /// (no after-call work for the transferring agent) and is not offered it back; ringing

@@ -88,6 +88,9 @@ enum Op {
         contact: usize,
         queue: usize,
     },
+    /// A connected contact whose customer left before the agent talked to them.
+    ConnectFailed(usize),
+    PriorityStep(i64),
 }
 
 fn req() -> impl Gen<Value = Req> {
@@ -173,6 +176,8 @@ fn op(n_queues: usize, n_agents: usize) -> impl Gen<Value = Op> {
         1 => (0..n_queues, 0usize..7).prop_map(|(queue, strategy)| Op::ChangeStrategy { queue, strategy }),
         1 => (0..n_agents, 0u64..10, 0i64..600).prop_map(|(agent, handled, talk_s)| Op::Stats { agent, handled, talk_s }),
         2 => (any::<usize>(), 0..n_queues).prop_map(|(contact, queue)| Op::Transfer { contact, queue }),
+        1 => any::<usize>().prop_map(Op::ConnectFailed),
+        1 => prop_oneof![Just(1i64), 1i64..120].prop_map(|s| Op::PriorityStep(s * S)),
     ]
 }
 
@@ -310,6 +315,8 @@ trait RouterLike {
     fn timeout(&mut self, now: i64);
     fn stats(&mut self, now: i64, a: AgentId, s: AgentStats) -> Result<(), RouterError>;
     fn transfer(&mut self, now: i64, c: ContactId, q: QueueId) -> Result<(), RouterError>;
+    fn connect_failed(&mut self, now: i64, c: ContactId) -> Result<(), RouterError>;
+    fn priority_step(&mut self, now: i64, ms: i64) -> Result<(), RouterError>;
 }
 
 impl<M: matcher::Matcher> RouterLike for Engine<M> {
@@ -345,6 +352,15 @@ impl<M: matcher::Matcher> RouterLike for Engine<M> {
     }
     fn transfer(&mut self, now: i64, c: ContactId, q: QueueId) -> Result<(), RouterError> {
         self.handle_transfer(now, c, q)
+    }
+    fn connect_failed(&mut self, now: i64, c: ContactId) -> Result<(), RouterError> {
+        self.handle_connect_failed(now, c)
+    }
+    fn priority_step(&mut self, now: i64, ms: i64) -> Result<(), RouterError> {
+        let mut cfg = self.config();
+        cfg.priority_step_ms = ms;
+        self.set_config(now, cfg);
+        Ok(())
     }
 }
 
@@ -478,6 +494,20 @@ fn run(
                 let c = p.live[contact % p.live.len()];
                 let q = QueueId(queue as u64 + 1);
                 let _ = p.both("transfer", |r, now| r.transfer(now, c, q))?;
+            }
+            Op::ConnectFailed(k) => {
+                if p.live.is_empty() {
+                    continue;
+                }
+                let c = p.live[k % p.live.len()];
+                if p.both("connect failed", |r, now| r.connect_failed(now, c))?
+                    .is_ok()
+                {
+                    p.live.retain(|&x| x != c);
+                }
+            }
+            Op::PriorityStep(ms) => {
+                let _ = p.both("priority step", |r, now| r.priority_step(now, ms))?;
             }
             Op::Stats {
                 agent,

@@ -284,7 +284,16 @@ pub enum Out {
         requirements: Vec<SkillStep>,
         attributes: Value,
     },
+    /// The offered agent's phone answered: does the offer still stand? (answered with
+    /// [`CenterIn::AcceptResult`]; the caller is not connected before it comes).
     Accept {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    /// The caller and the agent whose offer was confirmed now hear each other: the
+    /// conversation starts (an inbound call is answered at this moment, not when the phone
+    /// picked up — a caller who leaves in between was never answered).
+    Connected {
         contact: ContactId,
         agent: AgentId,
     },

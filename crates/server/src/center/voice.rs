@@ -81,8 +81,12 @@ pub enum VoiceCommand {
         side: String,
         cause: String,
     },
-    /// The offered agent's phone answered. Answers whether the offer still stood.
+    /// The offered agent's phone answered. Answers whether the offer still stood. For an
+    /// inbound call the agent now owns the contact, but it is answered (応答) only once
+    /// [`VoiceCommand::Connected`] says the caller and the agent hear each other.
     Accept { contact: i64, agent: i64 },
+    /// The switch connected the caller to the agent who accepted.
+    Connected { contact: i64, agent: i64 },
     /// The offered agent's phone declined, was busy or unreachable.
     Reject { contact: i64, agent: i64 },
     /// The caller asked to be called back at `number`. Answers the callback's contact id.

@@ -746,6 +746,15 @@ impl Shell {
                     then,
                 );
             }
+            Out::Connected { contact, agent } => {
+                if let Some(tenant) = self.tenant_of(contact) {
+                    self.center(
+                        tenant,
+                        Pending::Ready(VoiceCommand::Connected { contact, agent }),
+                        None,
+                    );
+                }
+            }
             Out::Reject { contact, agent } => {
                 if let Some(tenant) = self.tenant_of(contact) {
                     self.center(

@@ -840,6 +840,7 @@ fn set_contact(o: &mut Out, contact: ContactId) {
     match o {
         Out::Enqueue { contact: c, .. }
         | Out::Accept { contact: c, .. }
+        | Out::Connected { contact: c, .. }
         | Out::Reject { contact: c, .. }
         | Out::EndContact { contact: c, .. }
         | Out::Event { contact: c, .. }

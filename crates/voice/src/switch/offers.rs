@@ -114,6 +114,7 @@ impl Switch {
         }
         c.phase = Phase::Connected;
         self.refresh_sources(call);
+        self.out.push_back(Out::Connected { contact, agent });
         self.start_recording(call);
     }
 

@@ -70,6 +70,13 @@ impl Switch {
                 }
                 c.phase == Phase::Queued
             }
+            // The center confirmed the answer; the confirmation is on its way.
+            LiveCall::Talking { agent }
+                if c.phase == Phase::Queued
+                    && c.rings.iter().any(|r| r.agent == agent && r.answered) =>
+            {
+                true
+            }
             LiveCall::Talking { agent } => {
                 c.agent_id() == Some(agent)
                     && matches!(

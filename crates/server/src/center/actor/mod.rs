@@ -277,6 +277,26 @@ impl TenantActor {
         }
     }
 
+    // ----- driving the actor by hand (tests, simulations) --------------------------------
+
+    /// One step for `cmd`, exactly as the actor's task runs it: its answer is sent on the
+    /// command's reply channel once the step is committed.
+    pub async fn handle(&mut self, cmd: Command) {
+        self.command(cmd).await
+    }
+
+    /// One step for the router's deadlines that are due at the clock's time (see
+    /// [`TenantActor::poll_timeout`]).
+    pub async fn handle_timeout(&mut self) -> CenterResult<()> {
+        self.begin();
+        self.commit().await
+    }
+
+    /// When the router next needs [`TenantActor::handle_timeout`], in Unix ms.
+    pub fn poll_timeout(&mut self) -> Option<i64> {
+        self.router.poll_timeout()
+    }
+
     // ----- steps -------------------------------------------------------------------------
 
     /// Starts a step: reads the clock and fires due timers.
@@ -560,7 +580,7 @@ impl TenantActor {
                         "a call is answered on the phone, not from the screen".into(),
                     ));
                 }
-                self.accept(contact_id, agent_id)?;
+                self.accept(contact_id, agent_id, true)?;
                 Ok(Some(self.open[&contact_id].clone()))
             }
             AgentCommand::Reject {
@@ -624,8 +644,11 @@ impl TenantActor {
         Ok(())
     }
 
-    /// The offered agent takes the contact.
-    fn accept(&mut self, contact_id: i64, agent_id: i64) -> CenterResult<()> {
+    /// The offered agent takes the contact. `connected`: the customer and the agent are in
+    /// touch from now (a task, a chat); false for an inbound call, which is answered when
+    /// the switch connects the caller
+    /// ([`VoiceCommand::Connected`](super::VoiceCommand::Connected)).
+    fn accept(&mut self, contact_id: i64, agent_id: i64, connected: bool) -> CenterResult<()> {
         let now = self.now;
         self.open_contact(contact_id)?;
         self.router
@@ -639,7 +662,9 @@ impl TenantActor {
         let row = self.open.get_mut(&contact_id).expect("open");
         row.status = ContactStatus::Connected.as_str().into();
         row.agent_id = Some(agent_id);
-        row.answered_at = Some(now);
+        if connected {
+            row.answered_at = Some(now);
+        }
         row.updated_at = now;
         self.step.touch_contact(contact_id);
         self.step.touch_agent(agent_id);
@@ -650,14 +675,16 @@ impl TenantActor {
             Some(agent_id),
             json!({}),
         );
-        self.event(
-            contact_id,
-            EventKind::Connected,
-            queue,
-            Some(agent_id),
-            json!({}),
-        );
-        metrics::counter!("tsunagu_contacts_answered_total").increment(1);
+        if connected {
+            self.event(
+                contact_id,
+                EventKind::Connected,
+                queue,
+                Some(agent_id),
+                json!({}),
+            );
+            metrics::counter!("tsunagu_contacts_answered_total").increment(1);
+        }
         self.drain();
         Ok(())
     }

@@ -69,11 +69,32 @@ impl TenantActor {
                     let avg = self.handle_ms.entry(q).or_insert(DEFAULT_HANDLE_MS);
                     *avg = 0.9 * *avg + 0.1 * talk.max(0) as f64;
                 }
+                if self.open.get(&contact).is_some_and(|c| {
+                    c.status == ContactStatus::Connected.as_str()
+                        && c.answered_at.is_none()
+                        && c.direction == "inbound"
+                }) {
+                    // The agent answered, but the caller left before the two were
+                    // connected: never answered.
+                    return self.connect_failed(contact, reason);
+                }
                 self.end_contact(contact, None, None, Some(reason), false)?;
                 Ok(VoiceReply::Done)
             }
             VoiceCommand::Accept { contact, agent } => {
-                Ok(VoiceReply::Flag(self.accept(contact, agent).is_ok()))
+                // A callback's agent is on the line from the answer on (the customer is
+                // dialed next); an inbound caller only once the switch connects them.
+                let deferred = self
+                    .open
+                    .get(&contact)
+                    .is_some_and(|c| super::callback_number(c).is_none());
+                Ok(VoiceReply::Flag(
+                    self.accept(contact, agent, !deferred).is_ok(),
+                ))
+            }
+            VoiceCommand::Connected { contact, agent } => {
+                self.call_connected(contact, agent);
+                Ok(VoiceReply::Done)
             }
             VoiceCommand::Reject { contact, agent } => {
                 // The offer may already be gone (timed out while the phone answered busy).
@@ -152,6 +173,56 @@ impl TenantActor {
                 by_user,
             } => self.click_to_call(agent, number, customer_id, queue_id, by_user),
         }
+    }
+
+    /// The switch connected the caller to the agent who accepted: the call is answered now.
+    fn call_connected(&mut self, contact: i64, agent: i64) {
+        let now = self.now;
+        let Some(row) = self.open.get_mut(&contact) else {
+            return;
+        };
+        if row.status != ContactStatus::Connected.as_str()
+            || row.agent_id != Some(agent)
+            || row.answered_at.is_some()
+        {
+            return;
+        }
+        row.answered_at = Some(now);
+        row.updated_at = now;
+        let queue = row.queue_id;
+        self.step.touch_contact(contact);
+        self.event(contact, EventKind::Connected, queue, Some(agent), json!({}));
+        metrics::counter!("tsunagu_contacts_answered_total").increment(1);
+    }
+
+    /// The caller hung up between the agent's answer and the connection: the contact was
+    /// never answered. It ends as abandoned in its queue, and the agent, who never talked
+    /// to the caller, is free again at once (no after-call work).
+    fn connect_failed(&mut self, contact: i64, reason: String) -> CenterResult<VoiceReply> {
+        let now = self.now;
+        self.router
+            .handle_connect_failed(now, ContactId(contact as u64))
+            .map_err(|e| CenterError::Conflict(e.to_string()))?;
+        let row = self.open.get_mut(&contact).expect("open");
+        let (queue, agent) = (row.queue_id, row.agent_id.take());
+        row.status = ContactStatus::Abandoned.as_str().into();
+        row.ended_at = Some(now);
+        row.end_reason = Some(reason.clone());
+        row.updated_at = now;
+        self.step.touch_contact(contact);
+        if let Some(a) = agent {
+            self.step.touch_agent(a);
+        }
+        self.event(
+            contact,
+            EventKind::Abandoned,
+            queue,
+            None,
+            json!({ "reason": reason, "answered_by_agent": agent, "connected": false }),
+        );
+        metrics::counter!("tsunagu_contacts_abandoned_total").increment(1);
+        self.drain();
+        Ok(VoiceReply::Done)
     }
 
     /// An offer of a call ended without an answer: its phone stops ringing.
