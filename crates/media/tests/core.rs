@@ -388,6 +388,9 @@ proptest! {
         c.set_source(B, Source::Relay(A));
         c.start_recording(1, A, B);
         c.handle_rtp(A, addr(4000), &data, 10);
+        c.handle_rtp(A, addr(4444), &data, 10); // a stranger's
+        c.handle_rtcp(A, addr(4001), &data, 10);
+        c.handle_rtcp(A, addr(4445), &data, 10);
         c.handle_tick(20);
         let _ = rtp::parse(&data);
         let _ = tsunagu_media::rtcp::report_blocks(&data);
