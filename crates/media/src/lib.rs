@@ -17,6 +17,7 @@ pub mod dtmf;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod g711;
+mod out_stream;
 pub mod peer;
 pub mod prompt;
 pub mod reception;
