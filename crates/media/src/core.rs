@@ -5,6 +5,11 @@
 //! ([`MediaCore::poll_transmit`]), events ([`MediaCore::poll_event`]: DTMF, prompt done,
 //! latched, RTP timeout) and recorded audio ([`MediaCore::poll_record`]).
 //!
+//! Media is taken only from a leg's peer — the address its SDP names, or for a peer behind
+//! NAT one source latched under strict rules (see [`crate::peer`]); datagrams from anyone
+//! else are dropped before anything reads them, counted, and reported at a limited rate
+//! ([`MediaCore::poll_notice`]).
+//!
 //! What a leg *hears* is its [`Source`]: silence (with comfort noise), a prompt (once or
 //! looped, e.g. music on hold), another leg relayed packet by packet (a bridge: no decoding
 //! when both sides use the same law), or a mix of several legs (conference, monitoring,
@@ -12,15 +17,18 @@
 //! source, so a phone sees one continuous stream from IVR to agent.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::dtmf;
 use crate::g711::Law;
+use crate::out_stream::{ntp, splitmix, OutStream};
+use crate::peer::{Peer, StrangerNotice, Verdict};
 use crate::prompt::Prompt;
-use crate::rtcp::{self, ReceiverStats};
+use crate::reception::{Arrival, Reception};
+use crate::rtcp;
 use crate::rtp::{self, RtpHeader};
 
 pub type LegId = u64;
@@ -32,8 +40,8 @@ pub const FRAME: usize = 160;
 pub const TICK_MS: i64 = 20;
 const INBOX_MAX: usize = 4 * FRAME;
 const RTCP_INTERVAL_MS: i64 = 5000;
-/// A latched peer silent this long may move to a new address (NAT rebinding).
-const RELATCH_AFTER_MS: i64 = 2000;
+/// The RTP clock of every payload we take (G.711 and telephone-event/8000), per second.
+pub const CLOCK_RATE: i64 = 8000;
 /// The CNAME in our RTCP SDES.
 const CNAME: &str = "tsunagu";
 /// Interleaved stereo samples per recorded chunk handed out: one second (50 frames).
@@ -67,7 +75,8 @@ pub enum MediaEvent {
         leg: LegId,
         token: u64,
     },
-    /// The leg's peer was found sending from this address; media now goes there.
+    /// The leg's peer, behind NAT, was latched at this address (at most once per
+    /// offer/answer); media now goes there.
     Latched {
         leg: LegId,
         addr: SocketAddr,
@@ -104,71 +113,50 @@ pub struct LegParams {
     pub law: Law,
     /// The peer's telephone-event payload type.
     pub telephone_event: Option<u8>,
-    /// Where the peer's SDP says to send; latching may correct it.
+    /// Where the peer's SDP says to send RTP, and the only address RTP is taken from
+    /// (unless the peer is behind NAT: see [`crate::peer`]). None: no media yet.
     pub remote: Option<SocketAddr>,
+    /// The peer's RTCP address: the SDP's `a=rtcp` (RFC 3605), or None for the RTP port + 1.
+    pub rtcp: Option<SocketAddr>,
     /// Does the peer want our audio (false when it holds us or declared sendonly)?
     pub send: bool,
 }
 
+/// A leg's RTP figures over the whole call.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LegStats {
-    pub received: u64,
-    pub lost: u64,
-    pub jitter_ms: f64,
+    /// RTP packets sent to the peer.
     pub sent: u64,
+    /// Audio packets received from the peer (every payload type but telephone-event;
+    /// duplicates left out).
+    pub received: u64,
+    /// RFC 4733 telephone-event packets received from the peer (key presses; the end
+    /// packet a sender repeats with one sequence number counts once).
+    pub dtmf: u64,
+    /// Sequence numbers never received (audio and events share the sequence).
+    pub lost: u64,
+    /// Audio packets received a second time (dropped).
+    pub duplicates: u64,
+    /// Packets that arrived after one with a higher sequence number.
+    pub out_of_order: u64,
+    /// RFC 3550 §6.4.1 interarrival jitter of the audio packets, in ms.
+    pub jitter_ms: f64,
+    /// Datagrams from the peer that are not RTP.
     pub malformed: u64,
-}
-
-#[derive(Debug)]
-struct OutStream {
-    ssrc: u32,
-    seq: u16,
-    ts: u32,
-    packets: u32,
-    octets: u32,
-    /// Relay mapping: (source leg, source SSRC, timestamp offset).
-    relay: Option<(LegId, u32, u32)>,
-    marker: bool,
-}
-
-impl OutStream {
-    /// The header of the next packet sent, with `len` payload bytes: moves the sequence
-    /// number on, sets the marker if one is pending (or `marker`) and then clears it, and
-    /// counts the packet and its payload for RTCP.
-    fn next_header(
-        &mut self,
-        payload_type: u8,
-        timestamp: u32,
-        marker: bool,
-        len: usize,
-    ) -> RtpHeader {
-        self.seq = self.seq.wrapping_add(1);
-        let header = RtpHeader {
-            marker: self.marker || marker,
-            payload_type,
-            sequence: self.seq,
-            timestamp,
-            ssrc: self.ssrc,
-        };
-        self.marker = false;
-        self.packets = self.packets.wrapping_add(1);
-        self.octets = self.octets.wrapping_add(len as u32);
-        header
-    }
+    /// Datagrams from addresses other than the peer's (RTP and RTCP ports), dropped.
+    pub rejected: u64,
 }
 
 #[derive(Debug)]
 struct Leg {
     params: LegParams,
-    remote: Option<SocketAddr>,
-    latched: bool,
+    /// Who may send to the leg, and where its media goes.
+    peer: Peer,
     source: Source,
     play_pos: usize,
     out: OutStream,
-    rx: ReceiverStats,
-    /// Received and lost packets of the peer's earlier streams (SSRCs): a leg's figures
-    /// cover the whole call, not just its current stream.
-    rx_prior: (u64, u64),
+    /// What the peer sent, counted over the whole call.
+    rx: Reception,
     malformed: u64,
     /// Decoded audio waiting to be mixed or recorded (only when someone needs it).
     inbox: VecDeque<i16>,
@@ -219,22 +207,8 @@ pub struct MediaCore {
     transmits: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
     records: VecDeque<RecordChunk>,
+    notices: VecDeque<StrangerNotice>,
     rng: u64,
-}
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// NTP time (RFC 3550 SR) from Unix milliseconds.
-fn ntp(now_ms: i64) -> u64 {
-    let secs = (now_ms / 1000) as u64 + 2_208_988_800;
-    let frac = ((now_ms % 1000) as u64 * (1u64 << 32)) / 1000;
-    (secs << 32) | frac
 }
 
 impl MediaCore {
@@ -247,6 +221,7 @@ impl MediaCore {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             records: VecDeque::new(),
+            notices: VecDeque::new(),
         }
     }
 
@@ -264,19 +239,27 @@ impl MediaCore {
         self.records.pop_front()
     }
 
+    /// Packets from strangers were dropped (at most one notice per leg per
+    /// [`crate::peer::NOTICE_INTERVAL_MS`]): for the shell to log.
+    pub fn poll_notice(&mut self) -> Option<StrangerNotice> {
+        self.notices.pop_front()
+    }
+
     // ----- commands --------------------------------------------------------------------
 
-    /// Adds a leg hearing silence. `now` starts its RTP timeout clock.
+    /// Adds a leg hearing silence. `now` (ms) starts its RTP timeout clock and, when the
+    /// params have the SDP's address, the offer/answer (see [`MediaCore::update_leg`]).
     pub fn add_leg(&mut self, id: LegId, params: LegParams, now: i64) {
         let ssrc = splitmix(&mut self.rng) as u32;
         let seq = splitmix(&mut self.rng) as u16;
         let ts = splitmix(&mut self.rng) as u32;
+        let mut peer = Peer::new(id);
+        peer.set_sdp(params.remote, params.rtcp, now);
         self.legs.insert(
             id,
             Leg {
                 params,
-                remote: params.remote,
-                latched: false,
+                peer,
                 source: Source::Silence,
                 play_pos: 0,
                 out: OutStream {
@@ -288,8 +271,7 @@ impl MediaCore {
                     relay: None,
                     marker: true,
                 },
-                rx: ReceiverStats::default(),
-                rx_prior: (0, 0),
+                rx: Reception::default(),
                 malformed: 0,
                 inbox: VecDeque::new(),
                 frame: vec![0; FRAME],
@@ -331,14 +313,23 @@ impl MediaCore {
         self.recount_consumers();
     }
 
-    /// New SDP from the peer (re-INVITE, hold, resume).
-    pub fn update_leg(&mut self, id: LegId, params: LegParams) {
+    /// A new offer/answer with the peer at `now` (ms): an answer to our offer, a re-INVITE
+    /// or UPDATE (hold, resume, a new address or codec). `params.remote` (and `rtcp`) set
+    /// the address media is taken from and sent to; a new address replaces the old one at
+    /// once. A peer behind NAT may be latched once more after it (see [`crate::peer`]).
+    pub fn update_leg(&mut self, id: LegId, params: LegParams, now: i64) {
         if let Some(leg) = self.legs.get_mut(&id) {
-            if leg.params.remote != params.remote {
-                leg.remote = params.remote;
-                leg.latched = false;
-            }
+            leg.peer.set_sdp(params.remote, params.rtcp, now);
             leg.params = params;
+        }
+    }
+
+    /// The IP the leg's SIP signalling comes from (inbound) or goes to (legs we dial). With
+    /// it a peer behind NAT (its SDP names another IP) can be latched; without it only the
+    /// SDP's address is ever taken.
+    pub fn set_signalling(&mut self, id: LegId, ip: IpAddr) {
+        if let Some(leg) = self.legs.get_mut(&id) {
+            leg.peer.set_signalling(ip);
         }
     }
 
@@ -407,19 +398,24 @@ impl MediaCore {
         }
     }
 
+    /// The leg's figures so far.
     pub fn stats(&self, id: LegId) -> Option<LegStats> {
         self.legs.get(&id).map(|l| LegStats {
-            received: l.rx_prior.0 + l.rx.received,
-            lost: l.rx_prior.1 + l.rx.lost(),
-            jitter_ms: f64::from(l.rx.jitter()) / 8.0,
             sent: u64::from(l.out.packets),
+            received: l.rx.audio,
+            dtmf: l.rx.events,
+            lost: l.rx.lost(),
+            duplicates: l.rx.duplicates,
+            out_of_order: l.rx.out_of_order,
+            jitter_ms: f64::from(l.rx.jitter()) * 1000.0 / CLOCK_RATE as f64,
             malformed: l.malformed,
+            rejected: l.peer.rejected,
         })
     }
 
-    /// Where the leg's media goes now (after latching).
+    /// Where the leg's media goes now: the SDP's address, or the one latched behind NAT.
     pub fn remote(&self, id: LegId) -> Option<SocketAddr> {
-        self.legs.get(&id).and_then(|l| l.remote)
+        self.legs.get(&id).and_then(|l| l.peer.rtp())
     }
 
     fn recount_consumers(&mut self) {
@@ -450,43 +446,74 @@ impl MediaCore {
 
     // ----- inputs ----------------------------------------------------------------------
 
-    /// A datagram arrived on the leg's RTP socket from `from` at `now` (ms).
+    /// A datagram arrived on the leg's RTP socket from `from` at `now` (ms). Only the
+    /// peer's is used; a stranger's is dropped and counted.
     pub fn handle_rtp(&mut self, id: LegId, from: SocketAddr, data: &[u8], now: i64) {
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
         if rtp::looks_like_rtcp(data) {
-            return; // RTCP multiplexed on the RTP port: nothing we act on
+            // RTCP multiplexed on the RTP port (RFC 5761): nothing we act on, but only the
+            // peer's is taken.
+            if let Err(Some(notice)) = leg.peer.admit_muxed_rtcp(from, now) {
+                self.notices.push_back(notice);
+            }
+            return;
         }
-        let packet = match rtp::parse(data) {
+        let parsed = rtp::parse(data);
+        let negotiated = [
+            Some(leg.params.law.payload_type()),
+            leg.params.telephone_event,
+        ];
+        let header = parsed.as_ref().ok().map(|p| &p.header);
+        match leg.peer.admit_rtp(from, header, negotiated, now) {
+            Verdict::Accept => {}
+            Verdict::Latched(first, at) => {
+                // The peer's first packet, held back on probation, is counted now (its
+                // audio is not played: 20 ms once per latch).
+                let event = Some(first.payload_type) == leg.params.telephone_event;
+                leg.rx.on_packet(
+                    first.ssrc,
+                    first.sequence,
+                    first.timestamp,
+                    event,
+                    at * CLOCK_RATE / 1000,
+                );
+                self.events.push_back(MediaEvent::Latched {
+                    leg: id,
+                    addr: from,
+                });
+            }
+            Verdict::Reject(notice) => {
+                if let Some(notice) = notice {
+                    self.notices.push_back(notice);
+                }
+                return;
+            }
+        }
+        let packet = match parsed {
             Ok(p) => p,
             Err(_) => {
                 leg.malformed += 1;
                 return;
             }
         };
-        // Symmetric RTP: send back where the peer really sends from (NAT), and follow it
-        // if it moves after a silence.
-        let relatch =
-            leg.remote != Some(from) && (!leg.latched || now - leg.last_rx > RELATCH_AFTER_MS);
-        if relatch {
-            leg.remote = Some(from);
-            self.events.push_back(MediaEvent::Latched {
-                leg: id,
-                addr: from,
-            });
-        }
-        leg.latched = true;
         leg.last_rx = now;
         leg.timeout_reported = false;
         let h = packet.header;
-        if leg.rx.received > 0 && h.ssrc != leg.rx.ssrc {
-            leg.rx_prior.0 += leg.rx.received;
-            leg.rx_prior.1 += leg.rx.lost();
-        }
-        leg.rx.on_packet(h.ssrc, h.sequence, h.timestamp, now * 8);
-
         let is_event = Some(h.payload_type) == leg.params.telephone_event;
+        let arrival = leg.rx.on_packet(
+            h.ssrc,
+            h.sequence,
+            h.timestamp,
+            is_event,
+            now * CLOCK_RATE / 1000,
+        );
+        if arrival == Arrival::Duplicate && !is_event {
+            // Played already. (A key's end packet is repeated with one sequence number on
+            // purpose, RFC 4733 §2.5.1.4: it goes on to the detector and the relay.)
+            return;
+        }
         let law = Law::from_payload_type(h.payload_type);
         if is_event {
             if let Some(digit) = leg.dtmf.feed(h.timestamp, packet.payload) {
@@ -513,6 +540,17 @@ impl MediaCore {
         }
     }
 
+    /// A datagram arrived on the leg's RTCP socket from `from` at `now` (ms). The peer's is
+    /// taken (nothing in it is acted on yet); a stranger's is dropped and counted.
+    pub fn handle_rtcp(&mut self, id: LegId, from: SocketAddr, data: &[u8], now: i64) {
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return;
+        };
+        if let Err(Some(notice)) = leg.peer.admit_rtcp(from, data, now) {
+            self.notices.push_back(notice);
+        }
+    }
+
     fn relay(
         &mut self,
         from: LegId,
@@ -525,7 +563,7 @@ impl MediaCore {
         let Some(target) = self.legs.get_mut(&to) else {
             return;
         };
-        let (Some(dest), true) = (target.remote, target.params.send) else {
+        let (Some(dest), true) = (target.peer.rtp(), target.params.send) else {
             return;
         };
         let pt = if is_event {
@@ -590,7 +628,7 @@ impl MediaCore {
         for id in ids {
             let (law, dest) = {
                 let leg = &self.legs[&id];
-                match (&leg.source, leg.remote, leg.params.send) {
+                match (&leg.source, leg.peer.rtp(), leg.params.send) {
                     (Source::Relay(_), _, _) => continue,
                     (_, Some(dest), true) => (leg.params.law, dest),
                     _ => {
@@ -642,8 +680,8 @@ impl MediaCore {
         for (&id, leg) in self.legs.iter_mut() {
             if now >= leg.next_rtcp {
                 leg.next_rtcp = now + RTCP_INTERVAL_MS;
-                if let Some(remote) = leg.remote {
-                    let block = (leg.rx.received > 0).then(|| leg.rx.report());
+                if let Some(to) = leg.peer.rtcp() {
+                    let block = leg.rx.report();
                     let data = rtcp::sender_report(
                         leg.out.ssrc,
                         ntp(now),
@@ -653,7 +691,6 @@ impl MediaCore {
                         block.as_ref(),
                         CNAME,
                     );
-                    let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
                     self.transmits.push_back(Transmit {
                         leg: id,
                         rtcp: true,

@@ -74,6 +74,7 @@ enum Command {
     },
     RemoveLeg(LegId),
     UpdateLeg(LegId, LegParams),
+    SetSignalling(LegId, IpAddr),
     SetSource(LegId, Source),
     StartRecording {
         id: RecordingId,
@@ -163,8 +164,16 @@ impl MediaHandle {
         let _ = self.send(Command::RemoveLeg(id));
     }
 
+    /// A new offer/answer with the leg's peer: `params.remote` becomes the address its media
+    /// is taken from and sent to (see [`MediaCore::update_leg`]).
     pub fn update_leg(&self, id: LegId, params: LegParams) {
         let _ = self.send(Command::UpdateLeg(id, params));
+    }
+
+    /// The IP of the leg's SIP signalling, so a peer behind NAT can be latched (see
+    /// [`MediaCore::set_signalling`]). Ignored for a leg the engine does not have.
+    pub fn set_signalling(&self, id: LegId, ip: IpAddr) {
+        let _ = self.send(Command::SetSignalling(id, ip));
     }
 
     pub fn set_source(&self, id: LegId, source: Source) {
@@ -406,11 +415,10 @@ impl EngineLoop {
                 let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
                 loop {
                     match sock.recv_from(&mut buf) {
-                        Ok((n, from)) => {
-                            if !is_rtcp {
-                                self.core.handle_rtp(leg, from, &buf[..n], now);
-                            }
+                        Ok((n, from)) if is_rtcp => {
+                            self.core.handle_rtcp(leg, from, &buf[..n], now)
                         }
+                        Ok((n, from)) => self.core.handle_rtp(leg, from, &buf[..n], now),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) => {
                             debug!(leg, "recv: {e}");
@@ -490,7 +498,8 @@ impl EngineLoop {
                         self.ports.lock().expect("port pool").in_use.remove(&s.port);
                     }
                 }
-                Command::UpdateLeg(id, p) => self.core.update_leg(id, p),
+                Command::UpdateLeg(id, p) => self.core.update_leg(id, p, now),
+                Command::SetSignalling(id, ip) => self.core.set_signalling(id, ip),
                 Command::SetSource(id, s) => self.core.set_source(id, s),
                 Command::StartRecording {
                     id,
@@ -522,6 +531,16 @@ impl EngineLoop {
         }
         while let Some(chunk) = self.core.poll_record() {
             let _ = self.wtx.send(WriterMsg::Samples(chunk));
+        }
+        while let Some(n) = self.core.poll_notice() {
+            // Rate-limited by the core: one line per leg per interval at most.
+            warn!(
+                leg = n.leg,
+                from = %n.from,
+                dropped = n.dropped,
+                total = n.total,
+                "media from an address in no SDP dropped"
+            );
         }
         while let Some(ev) = self.core.poll_event() {
             if let MediaEvent::RecordingStopped { recording } = ev {

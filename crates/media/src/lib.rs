@@ -2,7 +2,9 @@
 //!
 //! Tsunagu's own RTP media: what callers hear and what they say.
 //!
-//! * `g711` — PCMU/PCMA coding; `rtp`, `rtcp` — packets and reports; `dtmf` — RFC 4733
+//! * `g711` — PCMU/PCMA coding; `rtp`, `rtcp` — packets and reports; `reception` — what a
+//!   leg received, counted (loss, duplicates, reordering, audio jitter); `peer` — who may
+//!   send a leg media (the SDP's address, or a peer behind NAT latched once); `dtmf` — RFC 4733
 //!   events; `sdp` — offer/answer for one audio stream; `prompt` — WAV files as 8 kHz PCM.
 //! * `core` — [`core::MediaCore`], the sans-IO engine: legs, sources (silence, prompt,
 //!   relay, mix), latching, DTMF, recording, RTCP, timeouts. Packets and ticks in, packets
@@ -15,7 +17,10 @@ pub mod dtmf;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod g711;
+mod out_stream;
+pub mod peer;
 pub mod prompt;
+pub mod reception;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

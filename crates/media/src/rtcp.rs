@@ -1,7 +1,8 @@
 //! RTCP (RFC 3550 §6): the sender reports we emit for each stream, with a reception block
-//! on what we receive. [`report_blocks`] parses the reception blocks in a peer's compound
-//! packet; it is kept for robustness (and exercised by tests) but nothing uses it yet: the
-//! engine discards the RTCP it receives.
+//! on what we receive (counted in [`crate::reception`]). [`report_blocks`] parses the
+//! reception blocks in a peer's compound packet; it is kept for robustness (and exercised by
+//! tests) but nothing uses it yet: the core takes the peer's RTCP (and drops strangers') but
+//! reads nothing in it.
 
 /// One reception report block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,93 +14,6 @@ pub struct ReportBlock {
     pub highest_seq: u32,
     /// Interarrival jitter in RTP timestamp units (1/8000 s for G.711).
     pub jitter: u32,
-}
-
-/// What we know about one received stream, to report it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReceiverStats {
-    pub ssrc: u32,
-    pub received: u64,
-    base_seq: u32,
-    /// Extended highest sequence number (cycles << 16 | seq).
-    pub max_seq: u32,
-    started: bool,
-    /// RFC 3550 A.8 jitter estimate, scaled by 16.
-    jitter_q4: u32,
-    last_transit: i64,
-    expected_prior: u64,
-    received_prior: u64,
-}
-
-impl ReceiverStats {
-    /// Accounts for one packet: its sequence number, its RTP timestamp and when it arrived
-    /// (in the same 8 kHz clock).
-    pub fn on_packet(&mut self, ssrc: u32, seq: u16, rtp_ts: u32, arrival_8k: i64) {
-        if !self.started || ssrc != self.ssrc {
-            *self = ReceiverStats {
-                ssrc,
-                base_seq: u32::from(seq),
-                max_seq: u32::from(seq),
-                started: true,
-                ..Default::default()
-            };
-            self.last_transit = arrival_8k - i64::from(rtp_ts);
-        } else {
-            let max = (self.max_seq & 0xFFFF) as u16;
-            let delta = seq.wrapping_sub(max);
-            if delta < 0x8000 && delta != 0 {
-                if seq < max {
-                    self.max_seq = self.max_seq.wrapping_add(1 << 16);
-                }
-                self.max_seq = (self.max_seq & 0xFFFF_0000) | u32::from(seq);
-            }
-            let transit = arrival_8k - i64::from(rtp_ts);
-            let d = (transit - self.last_transit).unsigned_abs() as u32;
-            self.last_transit = transit;
-            // J += (|D| - J) / 16, kept scaled by 16 (RFC 3550 A.8).
-            let j = i64::from(self.jitter_q4);
-            self.jitter_q4 = (j + i64::from(d) - ((j + 8) >> 4)).max(0) as u32;
-        }
-        self.received += 1;
-    }
-
-    pub fn expected(&self) -> u64 {
-        if !self.started {
-            return 0;
-        }
-        u64::from(self.max_seq.wrapping_sub(self.base_seq)) + 1
-    }
-
-    /// Packets lost so far (never negative: duplicates can make received exceed expected).
-    pub fn lost(&self) -> u64 {
-        self.expected().saturating_sub(self.received)
-    }
-
-    /// Jitter in RTP units (1/8000 s).
-    pub fn jitter(&self) -> u32 {
-        self.jitter_q4 >> 4
-    }
-
-    /// A report block, and the interval counters moved on.
-    pub fn report(&mut self) -> ReportBlock {
-        let expected = self.expected();
-        let interval_expected = expected - self.expected_prior;
-        let interval_received = self.received - self.received_prior;
-        self.expected_prior = expected;
-        self.received_prior = self.received;
-        let lost_interval = interval_expected.saturating_sub(interval_received);
-        let fraction = ((lost_interval << 8)
-            .checked_div(interval_expected)
-            .unwrap_or(0))
-        .min(255) as u8;
-        ReportBlock {
-            ssrc: self.ssrc,
-            fraction_lost: fraction,
-            cumulative_lost: self.lost().min(0x7F_FFFF) as u32,
-            highest_seq: self.max_seq,
-            jitter: self.jitter(),
-        }
-    }
 }
 
 fn put_block(b: &ReportBlock, out: &mut Vec<u8>) {
@@ -194,35 +108,6 @@ pub fn report_blocks(data: &[u8]) -> Vec<ReportBlock> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_loss_and_wraparound() {
-        let mut s = ReceiverStats::default();
-        let mut arrival = 0i64;
-        for (n, seq) in (65530u16..=65535).chain(0..10).enumerate() {
-            arrival += 160;
-            if seq == 3 || seq == 4 {
-                continue; // two lost
-            }
-            s.on_packet(7, seq, (n as u32) * 160, arrival);
-        }
-        assert_eq!(s.expected(), 16);
-        assert_eq!(s.lost(), 2);
-        assert_eq!(s.jitter(), 0, "perfectly paced");
-        let r = s.report();
-        assert_eq!(r.cumulative_lost, 2);
-        assert_eq!(r.fraction_lost, (2 * 256 / 16) as u8);
-    }
-
-    #[test]
-    fn jitter_grows_with_uneven_arrival() {
-        let mut s = ReceiverStats::default();
-        for n in 0..200u32 {
-            let wobble = if n % 2 == 0 { 0 } else { 80 }; // ±10 ms
-            s.on_packet(1, n as u16, n * 160, i64::from(n * 160 + wobble));
-        }
-        assert!((60..=90).contains(&s.jitter()), "{}", s.jitter());
-    }
 
     #[test]
     fn sender_report_round_trip() {

@@ -23,6 +23,7 @@ fn params(law: Law, remote: u16) -> LegParams {
         law,
         telephone_event: Some(101),
         remote: Some(addr(remote)),
+        rtcp: None,
         send: true,
     }
 }
@@ -225,10 +226,21 @@ fn dtmf_is_reported_once_and_relayed() {
 }
 
 #[test]
-fn media_latches_to_where_the_peer_really_is() {
+fn media_latches_to_where_a_peer_behind_nat_really_is() {
     let mut c = core();
-    c.add_leg(A, params(Law::Ulaw, 4000), 0); // SDP says :4000, NAT says :4444
+    // The SDP says 10.0.0.7:4000, the INVITE came from 127.0.0.1: the phone is behind NAT,
+    // and its media comes from 127.0.0.1:4444.
+    c.add_leg(
+        A,
+        LegParams {
+            remote: Some("10.0.0.7:4000".parse().unwrap()),
+            ..params(Law::Ulaw, 4000)
+        },
+        0,
+    );
+    c.set_signalling(A, addr(0).ip());
     c.handle_rtp(A, addr(4444), &packet(0, 1, 0, 1, &[0xFF; 160]), 20);
+    c.handle_rtp(A, addr(4444), &packet(0, 2, 160, 1, &[0xFF; 160]), 40);
     c.handle_tick(40);
     let (t, e) = drain(&mut c);
     assert_eq!(
@@ -239,17 +251,13 @@ fn media_latches_to_where_the_peer_really_is() {
         }]
     );
     assert!(t.iter().all(|x| x.to == addr(4444)));
-    // A stray packet from elsewhere does not steal the stream while the peer talks.
-    c.handle_rtp(A, addr(9999), &packet(0, 2, 160, 1, &[0xFF; 160]), 60);
+    // A stray packet from elsewhere does not steal the stream while the peer talks…
+    c.handle_rtp(A, addr(9999), &packet(0, 3, 320, 1, &[0xFF; 160]), 60);
     assert_eq!(c.remote(A), Some(addr(4444)));
-    // After a silence the peer may move (NAT rebinding).
-    c.handle_rtp(
-        A,
-        addr(5555),
-        &packet(0, 3, 320, 1, &[0xFF; 160]),
-        60 + 3000,
-    );
-    assert_eq!(c.remote(A), Some(addr(5555)));
+    // …nor after a silence: only a new offer/answer moves a latched leg.
+    c.handle_rtp(A, addr(5555), &packet(0, 3, 320, 1, &[0xFF; 160]), 3060);
+    c.handle_rtp(A, addr(5555), &packet(0, 4, 480, 1, &[0xFF; 160]), 3080);
+    assert_eq!(c.remote(A), Some(addr(4444)));
 }
 
 fn tone_frames(c: &mut MediaCore, leg: LegId, amplitude: i16, n: u16, t0: i64) {
@@ -380,6 +388,9 @@ proptest! {
         c.set_source(B, Source::Relay(A));
         c.start_recording(1, A, B);
         c.handle_rtp(A, addr(4000), &data, 10);
+        c.handle_rtp(A, addr(4444), &data, 10); // a stranger's
+        c.handle_rtcp(A, addr(4001), &data, 10);
+        c.handle_rtcp(A, addr(4445), &data, 10);
         c.handle_tick(20);
         let _ = rtp::parse(&data);
         let _ = tsunagu_media::rtcp::report_blocks(&data);
@@ -401,6 +412,7 @@ fn leg_figures_cover_every_stream_of_the_peer() {
             law: Law::Ulaw,
             telephone_event: None,
             remote: Some(peer),
+            rtcp: None,
             send: true,
         },
         0,

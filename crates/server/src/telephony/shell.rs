@@ -2,6 +2,7 @@
 //! is done here or handed to a helper task whose answer comes back as a [`Msg`].
 
 use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,9 @@ pub(crate) struct Incoming {
     pub offer: Option<String>,
     pub call_id: String,
     pub flow: Option<Arc<tsunagu_flow::Flow>>,
+    /// Where the INVITE came from (the media engine latches a peer behind NAT only on
+    /// this IP).
+    pub source: SocketAddr,
 }
 
 /// What a phone's REFER target turned out to be.
@@ -97,6 +101,8 @@ pub(super) struct Shell {
     regions: HashMap<i64, String>,
     /// Contacts found finished at the last housekeeping round.
     dead_contacts: HashSet<ContactId>,
+    /// Inbound legs' signalling IPs, until their media endpoint exists.
+    signalling: HashMap<LegId, IpAddr>,
 }
 
 fn now() -> i64 {
@@ -125,6 +131,7 @@ impl Shell {
             recs: HashMap::new(),
             regions: p.regions,
             dead_contacts: HashSet::new(),
+            signalling: HashMap::new(),
         }
     }
 
@@ -227,6 +234,7 @@ impl Shell {
             }
             Msg::Incoming(i) => {
                 let i = *i;
+                self.signalling.insert(i.leg, i.source.ip());
                 self.switch.handle_sip(
                     SipIn::Incoming {
                         leg: i.leg,
@@ -304,10 +312,17 @@ impl Shell {
                     let data = serde_json::json!({
                         "leg": role,
                         "packets_sent": stats.sent,
+                        // Audio only: key presses are dtmf_packets.
                         "packets_received": stats.received,
+                        "dtmf_packets": stats.dtmf,
                         "packets_lost": stats.lost,
+                        "duplicate_packets": stats.duplicates,
+                        "out_of_order_packets": stats.out_of_order,
+                        // Of the audio only.
                         "jitter_ms": (stats.jitter_ms * 10.0).round() / 10.0,
                         "malformed": stats.malformed,
+                        // From addresses in no SDP, dropped.
+                        "rejected_packets": stats.rejected,
                     });
                     self.center(
                         tenant,
@@ -395,6 +410,7 @@ impl Shell {
                         offer,
                         call_id,
                         flow,
+                        source,
                     })));
                 });
                 return;
@@ -403,6 +419,7 @@ impl Shell {
             SipEvent::Answered { leg, answer } => SipIn::Answered { leg, answer },
             SipEvent::Failed { leg, code, reason } => SipIn::Failed { leg, code, reason },
             SipEvent::Ended { leg, cause } => {
+                self.signalling.remove(&leg);
                 let cause = match cause {
                     EndCause::Bye => "bye".to_string(),
                     EndCause::Cancel => "cancel".to_string(),
@@ -552,7 +569,10 @@ impl Shell {
             // ----- SIP
             Out::SipAnswer { leg, sdp } => self.sip.answer(leg, sdp),
             Out::SipRinging { leg } => self.sip.ringing(leg),
-            Out::SipReject { leg, code } => self.sip.reject(leg, code),
+            Out::SipReject { leg, code } => {
+                self.signalling.remove(&leg);
+                self.sip.reject(leg, code)
+            }
             Out::SipHangup { leg } => self.sip.hangup(leg),
             Out::SipAnswerUpdate { leg, sdp } => self.sip.answer_update(leg, sdp),
             Out::SipDial {
@@ -571,6 +591,9 @@ impl Shell {
                     None => (from_user, None),
                 };
                 let transport = transport_of(&target);
+                // Media is taken from the SDP's address, or (behind NAT) latched on the IP
+                // the call's signalling goes to.
+                self.media.set_signalling(leg, target.destination.ip());
                 let dial = DialTarget {
                     uri: target.uri,
                     destination: target.destination,
@@ -582,7 +605,12 @@ impl Shell {
             }
             // ----- media
             Out::MediaCreate { leg, params } => match self.media.add_leg(leg, params) {
-                Ok(port) => self.switch.handle_leg_ready(leg, port, t),
+                Ok(port) => {
+                    if let Some(ip) = self.signalling.remove(&leg) {
+                        self.media.set_signalling(leg, ip);
+                    }
+                    self.switch.handle_leg_ready(leg, port, t)
+                }
                 Err(e) => {
                     warn!(leg, "no media for the leg: {e}");
                     self.switch.handle_sip(

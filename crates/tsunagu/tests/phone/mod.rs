@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,6 +48,8 @@ pub struct Demo {
     pub base: String,
     pub sip: String,
     pub sip_port: u16,
+    /// The RTP port range the server was given (first, last).
+    pub rtp_ports: (u16, u16),
     /// The TLS address and the certificate phones trust (with `DemoOptions::tls`).
     pub sip_tls: Option<(String, PathBuf)>,
 }
@@ -154,6 +158,7 @@ impl Demo {
                     base,
                     sip: format!("127.0.0.1:{sip_port}"),
                     sip_port,
+                    rtp_ports: (lo, hi),
                     sip_tls,
                 };
             }
@@ -204,6 +209,7 @@ impl Demo {
             .unwrap();
         let http: u16 = me.base.rsplit(':').next().unwrap().parse().unwrap();
         let (lo, hi) = rtp_range(400);
+        me.rtp_ports = (lo, hi);
         let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
             .args([
                 "demo",

@@ -64,6 +64,8 @@ impl Media {
             law: self.law,
             telephone_event: self.te,
             remote: self.remote,
+            // The RTP port + 1 until the SDP's a=rtcp is read.
+            rtcp: None,
             send: self.peer_dir.peer_receives(),
         }
     }
