@@ -46,10 +46,14 @@ pub enum ContactStatus {
     Abandoned,
     /// Waited the queue's maximum with nowhere to overflow to.
     TimedOut,
+    /// Ended by the center, not by the customer, before an agent talked to them: a restart
+    /// or shutdown, a supervisor hanging up, a call lost by the system (中断). Counted apart
+    /// from abandons (the customer did not choose to leave).
+    Interrupted,
 }
 
 impl ContactStatus {
-    pub const ALL: [ContactStatus; 8] = [
+    pub const ALL: [ContactStatus; 9] = [
         ContactStatus::Ivr,
         ContactStatus::Queued,
         ContactStatus::Offered,
@@ -58,6 +62,7 @@ impl ContactStatus {
         ContactStatus::Completed,
         ContactStatus::Abandoned,
         ContactStatus::TimedOut,
+        ContactStatus::Interrupted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -70,6 +75,7 @@ impl ContactStatus {
             ContactStatus::Completed => "completed",
             ContactStatus::Abandoned => "abandoned",
             ContactStatus::TimedOut => "timed_out",
+            ContactStatus::Interrupted => "interrupted",
         }
     }
 
@@ -98,6 +104,7 @@ impl ContactStatus {
             ContactStatus::Completed => "完了",
             ContactStatus::Abandoned => "放棄",
             ContactStatus::TimedOut => "待ち時間超過",
+            ContactStatus::Interrupted => "中断",
         }
     }
 }
@@ -131,6 +138,9 @@ pub enum EventKind {
     MaxWaitReached,
     /// The customer left before an agent took it.
     Abandoned,
+    /// The center ended it before an agent talked to the customer (restart, shutdown, a
+    /// supervisor's hang-up, a call lost): see [`ContactStatus::Interrupted`].
+    Interrupted,
     /// The conversation is over.
     Ended,
     /// After-call work finished (with a disposition, possibly).
@@ -162,7 +172,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 29] = [
+    pub const ALL: [EventKind; 30] = [
         EventKind::Created,
         EventKind::Queued,
         EventKind::Offered,
@@ -178,6 +188,7 @@ impl EventKind {
         EventKind::Overflowed,
         EventKind::MaxWaitReached,
         EventKind::Abandoned,
+        EventKind::Interrupted,
         EventKind::Ended,
         EventKind::AcwDone,
         EventKind::Recovered,
@@ -211,6 +222,7 @@ impl EventKind {
             EventKind::Overflowed => "overflowed",
             EventKind::MaxWaitReached => "max_wait_reached",
             EventKind::Abandoned => "abandoned",
+            EventKind::Interrupted => "interrupted",
             EventKind::Ended => "ended",
             EventKind::AcwDone => "acw_done",
             EventKind::Recovered => "recovered",
@@ -249,6 +261,7 @@ impl EventKind {
             EventKind::Overflowed => "オーバーフロー",
             EventKind::MaxWaitReached => "最大待ち時間超過",
             EventKind::Abandoned => "放棄",
+            EventKind::Interrupted => "中断",
             EventKind::Ended => "終了",
             EventKind::AcwDone => "後処理完了",
             EventKind::Recovered => "再起動後の復旧",
@@ -267,9 +280,56 @@ impl EventKind {
     }
 }
 
+/// Whether a contact that ends with `reason` before an agent talked to the customer was
+/// interrupted by the center rather than left by the customer.
+///
+/// Reasons are `<side>:<cause>` (sides `caller`, `agent`, `supervisor`, `system`), the
+/// caller's own `caller_hangup_ivr` / `caller_hangup_queue` / `caller_left_voicemail`, or a
+/// bare cause the center sets itself (`server_restart`, `queue_removed`, `recovery_failed`).
+/// The customer's side, a cancellation from the API (`cancelled`, or a reason an integrator
+/// gave) and the IVR finishing the call itself (`system:ivr`, `system:forwarded_external`)
+/// are not interruptions; everything the system or a supervisor did is.
+pub fn is_interruption(reason: &str) -> bool {
+    match reason.split_once(':') {
+        Some(("system", cause)) => !matches!(cause, "ivr" | "forwarded_external"),
+        Some(("supervisor", _)) => true,
+        Some(_) => false,
+        None => matches!(
+            reason,
+            "server_restart" | "queue_removed" | "recovery_failed" | "shutdown"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interruptions_are_the_centers_doing() {
+        for r in [
+            "system:shutdown",
+            "system:rtp_timeout",
+            "system:call_lost",
+            "system:resync",
+            "supervisor:hangup",
+            "server_restart",
+            "queue_removed",
+        ] {
+            assert!(is_interruption(r), "{r}");
+        }
+        for r in [
+            "caller_hangup_queue",
+            "caller_hangup_ivr",
+            "caller:bye",
+            "system:ivr",
+            "system:forwarded_external",
+            "cancelled",
+            "customer closed the chat",
+        ] {
+            assert!(!is_interruption(r), "{r}");
+        }
+    }
 
     #[test]
     fn names_round_trip() {

@@ -11,6 +11,11 @@
 //! * answered (応答数) = visits connected to an agent;
 //! * abandoned (放棄呼) = the customer left while queued after more than the short-abandon
 //!   threshold (default 5 s); short abandons count in neither offered nor abandoned;
+//! * interrupted (中断) = the center ended the contact while it waited (a restart or
+//!   shutdown, a supervisor's hang-up, a call lost by the system), and transferred out = a
+//!   person moved it from this queue to another while it waited: neither is the customer's
+//!   doing nor the queue's service, so both count in neither offered nor abandoned and are
+//!   reported on their own;
 //! * answer rate (応答率) = answered ÷ offered; abandon rate (放棄率) = abandoned ÷ offered;
 //! * service level (時間内応答率) = answered within Y s ÷ offered;
 //! * ASA = queue time of answered visits ÷ answered (queue time only; IVR time is before
@@ -48,6 +53,10 @@ pub enum Outcome {
     Abandoned,
     Overflowed,
     TimedOut,
+    /// Ended by the center while waiting (not the customer's doing).
+    Interrupted,
+    /// Moved to another queue by a person while waiting.
+    TransferredOut,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +161,11 @@ fn contact_visits(events: &[EventRecord], out: &mut Vec<QueueVisit>) {
                     hold_total += e.at - h;
                 }
             }
+            // Moved on by a person while still waiting: this queue's visit is over, and
+            // it was neither answered nor abandoned here.
+            EventKind::Transferred if waiting.is_some() && handling.is_none() => {
+                close(out, &mut waiting, Outcome::TransferredOut, e.at);
+            }
             EventKind::Ended | EventKind::Transferred => {
                 if let (Some(v), Some(c)) = (handling, connected_at.take()) {
                     if let Some(h) = hold_since.take() {
@@ -170,6 +184,7 @@ fn contact_visits(events: &[EventRecord], out: &mut Vec<QueueVisit>) {
                 }
             }
             EventKind::Abandoned => close(out, &mut waiting, Outcome::Abandoned, e.at),
+            EventKind::Interrupted => close(out, &mut waiting, Outcome::Interrupted, e.at),
             EventKind::MaxWaitReached => close(out, &mut waiting, Outcome::TimedOut, e.at),
             EventKind::AcwDone => {
                 if let (Some(v), Some(end)) = (handling.take(), ended_at) {
@@ -199,6 +214,11 @@ pub struct Kpis {
     pub short_abandoned: u64,
     pub overflowed: u64,
     pub timed_out: u64,
+    /// Ended by the center while waiting (restart, shutdown, a supervisor's hang-up); not
+    /// in offered.
+    pub interrupted: u64,
+    /// Moved to another queue by a person while waiting; not in offered.
+    pub transferred_out: u64,
     /// Entered in the interval and still waiting.
     pub in_queue: u64,
     pub answered_within_sl: u64,
@@ -227,6 +247,8 @@ struct Acc {
     short_abandoned: u64,
     overflowed: u64,
     timed_out: u64,
+    interrupted: u64,
+    transferred_out: u64,
     in_queue: u64,
     within_sl: u64,
     queue_ms_answered: i64,
@@ -248,6 +270,14 @@ impl Acc {
         match v.outcome {
             Outcome::Abandoned if wait.is_some_and(|w| w <= short_abandon_ms) => {
                 self.short_abandoned += 1;
+                return;
+            }
+            Outcome::Interrupted => {
+                self.interrupted += 1;
+                return;
+            }
+            Outcome::TransferredOut => {
+                self.transferred_out += 1;
                 return;
             }
             Outcome::Abandoned => self.abandoned += 1,
@@ -284,6 +314,8 @@ impl Acc {
             short_abandoned: self.short_abandoned,
             overflowed: self.overflowed,
             timed_out: self.timed_out,
+            interrupted: self.interrupted,
+            transferred_out: self.transferred_out,
             in_queue: self.in_queue,
             answered_within_sl: self.within_sl,
             answer_rate: ratio(answered, offered),
@@ -534,6 +566,49 @@ mod tests {
             (v[2].queue, v[2].outcome, v[2].wait_ms(0)),
             (11, Outcome::Abandoned, 10 * S)
         );
+    }
+
+    #[test]
+    fn interruptions_and_transfers_while_waiting_are_their_own_outcomes() {
+        let events = vec![
+            // Moved by a supervisor from queue 10 to 11 while waiting, answered there.
+            ev(1, 0, Queued, Some(10), None),
+            ev(1, 30 * S, Transferred, Some(10), None),
+            ev(1, 30 * S, Queued, Some(11), None),
+            ev(1, 35 * S, Accepted, Some(11), Some(7)),
+            ev(1, 35 * S, Connected, Some(11), Some(7)),
+            // A restart ended it while it waited.
+            ev(2, 0, Queued, Some(10), None),
+            ev(2, 50 * S, Interrupted, Some(10), None),
+            // The agent answered, the caller left before being connected: an abandon.
+            ev(3, 0, Queued, Some(10), None),
+            ev(3, 20 * S, Accepted, Some(10), Some(7)),
+            ev(3, 20 * S, Abandoned, Some(10), None),
+        ];
+        let v = visits_from_events(&events);
+        let outcomes: Vec<_> = v.iter().map(|v| (v.contact, v.queue, v.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                (1, 10, Outcome::TransferredOut),
+                (1, 11, Outcome::Answered),
+                (2, 10, Outcome::Interrupted),
+                (3, 10, Outcome::Abandoned),
+            ]
+        );
+        let spec = QueueSpec {
+            queue: 10,
+            sl_threshold_ms: 20 * S,
+            agents: vec![],
+        };
+        let k = &queue_kpis(&query(0), &[spec], &v, &[])[0].kpis;
+        assert_eq!(
+            (k.offered, k.abandoned, k.interrupted, k.transferred_out),
+            (1, 1, 1, 1),
+            "only the abandon was offered to queue 10: {k:?}"
+        );
+        assert_eq!(k.abandon_rate, Some(1.0));
+        assert_eq!(k.service_level, Some(0.0));
     }
 
     #[test]

@@ -548,6 +548,10 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
         .map(|a| (a.agent.id, a.agent.user_id))
         .collect();
     let mut writes: Vec<Write> = Vec::new();
+    // Each history contact's (offered, answered, ended, after-call work done) per agent: the
+    // agents' state history is made from them below, so handling time and occupancy (稼働率)
+    // have something to count, like the talk time has.
+    let mut work: std::collections::BTreeMap<i64, Vec<[i64; 4]>> = Default::default();
     for (i, &(name, kana, phone, email, rank)) in CUSTOMERS.iter().enumerate() {
         let c = CustomerFull {
             customer: CustomerRow {
@@ -612,6 +616,12 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
                 updated_at: start + wait + talk + acw,
             };
             writes.push(Write::Contact(Box::new(row)));
+            work.entry(agent_id).or_default().push([
+                start + wait - 3000,
+                start + wait,
+                start + wait + talk,
+                start + wait + talk + acw,
+            ]);
             let mut ev = |at: i64, kind: EventKind, agent: Option<i64>, data: Option<String>| {
                 writes.push(Write::Event(ContactEventRow {
                     id: store.next_id(now),
@@ -651,8 +661,58 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
             }));
         }
     }
+    for (agent, mut spans) in work {
+        spans.sort_unstable();
+        writes.extend(
+            agent_history(&spans)
+                .into_iter()
+                .map(|(at, presence, status)| {
+                    Write::AgentState(AgentStateRow {
+                        id: store.next_id(now),
+                        tenant_id: tenant.id,
+                        agent_id: agent,
+                        at,
+                        presence: presence.into(),
+                        reason: None,
+                        status: status.into(),
+                        changed_by: None,
+                    })
+                }),
+        );
+    }
     store.apply(&writes).await?;
     Ok(())
+}
+
+/// An agent's state changes around their history contacts ([offered, answered, ended, after-call
+/// work done], sorted): signed in an hour before the first contact of a stretch of work and
+/// out an hour after its last, available between contacts. Contacts that overlap an earlier
+/// one are left out of the states (the sample contacts are spread at random). Ends signed out,
+/// as the agents are when the demo starts.
+fn agent_history(spans: &[[i64; 4]]) -> Vec<(i64, &'static str, &'static str)> {
+    const HOUR: i64 = 3_600_000;
+    let mut out = Vec::new();
+    let mut free_from: Option<i64> = None;
+    for &[offered, answered, ended, done] in spans {
+        match free_from {
+            Some(f) if offered <= f => continue,
+            Some(f) if offered - f > 2 * HOUR => {
+                out.push((f + HOUR, "offline", "offline"));
+                out.push((offered - HOUR, "available", "available"));
+            }
+            Some(_) => {}
+            None => out.push((offered - HOUR, "available", "available")),
+        }
+        out.push((offered, "available", "offered"));
+        out.push((answered, "available", "busy"));
+        out.push((ended, "available", "acw"));
+        out.push((done, "available", "available"));
+        free_from = Some(done);
+    }
+    if let Some(f) = free_from {
+        out.push((f + HOUR, "offline", "offline"));
+    }
+    out
 }
 
 /// The demo's call flow (Japanese/English IVR into the queues).

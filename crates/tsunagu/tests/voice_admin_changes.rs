@@ -176,19 +176,6 @@ async fn change_everything(admin: &Client, round: u32, talking_agent: Option<i64
     );
 }
 
-/// Today's figures of the support queue.
-async fn support_today(admin: &Client, sv: &Client) -> Value {
-    let kpi = sv.ok("/api/kpi/realtime").await;
-    let support = admin.queue_id("support").await;
-    kpi["queues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["queue_id"] == support)
-        .unwrap_or_else(|| panic!("{kpi:#}"))["today"]
-        .clone()
-}
-
 fn no_event(contact: &Value, kinds_not_wanted: &[&str]) {
     let k = kinds(contact);
     for bad in kinds_not_wanted {
@@ -206,7 +193,7 @@ async fn admin_changes_keep_waiting_and_connected_calls_where_they_are() {
     let phone = Phone::start(&demo, "suzuki", PHONE_PW, 1000.0, true).await;
     phone.registered(&admin, suzuki.agent_id()).await;
 
-    let before = support_today(&admin, &sv).await;
+    let before = demo.queue_today(&sv, "support").await;
     let started = jiff::Timestamp::now().as_millisecond();
     // The caller waits, talks, and hangs up after 14 s in all.
     let caller = Caller::new("0312345678").pause(14_000);
@@ -248,7 +235,7 @@ async fn admin_changes_keep_waiting_and_connected_calls_where_they_are() {
     assert_eq!(hangup[0]["data"]["talked"], true);
 
     // The figures: one more call offered and answered in support, no abandon.
-    let after = support_today(&admin, &sv).await;
+    let after = demo.queue_today(&sv, "support").await;
     let delta = |k: &str| after[k].as_i64().unwrap() - before[k].as_i64().unwrap();
     assert_eq!(delta("offered"), 1, "{before:#} -> {after:#}");
     assert_eq!(delta("answered"), 1, "{before:#} -> {after:#}");

@@ -148,6 +148,10 @@ async fn click_to_call_rings_the_agent_then_dials_the_customer() {
     assert_dialed(&carrier, "0355550199");
     let done = demo.wait_events(&sv, id, "media", 2).await;
     assert_eq!(done["contact"]["status"], "wrap_up", "{done:#}");
+    // The agent's own hang-up from the screen is recorded as the agent's (it was
+    // "system:hangup").
+    assert_eq!(done["contact"]["end_reason"], "agent:hangup", "{done:#}");
+    assert_eq!(events(&done, "hangup")[0]["data"]["side"], "agent");
     assert_eq!(
         done["contact"]["agent_id"].as_i64(),
         Some(suzuki.agent_id())

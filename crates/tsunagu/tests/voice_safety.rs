@@ -352,6 +352,7 @@ async fn after_a_crash_interrupted_calls_are_closed_with_a_cause() {
     let phone = Phone::start(&demo, "suzuki", PHONE_PW, 1000.0, true).await;
     phone.registered(&admin, suzuki.agent_id()).await;
     suzuki.set_state("available").await;
+    let before = demo.queue_today(&sv, "support").await;
 
     // One call talks to suzuki; a second waits in the queue.
     let started = jiff::Timestamp::now().as_millisecond();
@@ -397,12 +398,25 @@ async fn after_a_crash_interrupted_calls_are_closed_with_a_cause() {
         let sv = sv.clone();
         async move { sv.ok(&format!("/api/contacts/{id}")).await }
     };
-    // The waiting caller is closed with the cause; the conversation is over for the
-    // customer, but its agent can still record the outcome.
+    // The waiting caller is closed with the cause — interrupted by the center, not an
+    // abandon; the conversation is over for the customer, but its agent can still record
+    // the outcome.
     let w: Value = get(second).await;
-    assert_eq!(w["contact"]["status"], "abandoned", "{w:#}");
+    assert_eq!(w["contact"]["status"], "interrupted", "{w:#}");
     assert_eq!(w["contact"]["end_reason"], "server_restart");
     assert!(kinds(&w).contains(&"recovered".to_string()));
+    assert!(!kinds(&w).contains(&"abandoned".to_string()), "{w:#}");
+    // In the figures it is an interruption, kept out of offered and the abandon rate.
+    let after = demo.queue_today(&sv, "support").await;
+    assert_eq!(
+        after["interrupted"].as_i64().unwrap() - before["interrupted"].as_i64().unwrap(),
+        1,
+        "{before} -> {after}"
+    );
+    assert_eq!(
+        after["abandoned"], before["abandoned"],
+        "{before} -> {after}"
+    );
     let t: Value = get(first).await;
     assert_eq!(t["contact"]["status"], "wrap_up", "{t:#}");
     assert_eq!(t["contact"]["end_reason"], "server_restart");
@@ -468,7 +482,7 @@ async fn sigterm_hangs_up_calls_and_closes_them_with_the_cause() {
     assert_eq!(call.await.unwrap(), 0, "the caller got a BYE");
     let sv = demo.sv().await;
     let v = sv.ok(&format!("/api/contacts/{id}")).await;
-    assert_eq!(v["contact"]["status"], "abandoned", "{v:#}");
+    assert_eq!(v["contact"]["status"], "interrupted", "{v:#}");
     assert_eq!(v["contact"]["end_reason"], "system:shutdown");
     assert!(
         !kinds(&v).contains(&"recovered".to_string()),
@@ -553,4 +567,44 @@ async fn digits_sent_as_sip_info_choose_the_menu_option() {
         v["contact"]["end_reason"], "caller_hangup_queue",
         "it reached the queue"
     );
+}
+
+/// A supervisor hanging up a waiting caller interrupts the contact: the center's doing, not
+/// the customer's, so it is not an abandon (and the reason names the supervisor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_hanging_up_a_waiting_caller_is_an_interruption() {
+    let demo = Demo::start().await;
+    demo.use_flow("fast", FAST_FLOW).await;
+    let sv = demo.sv().await;
+    let before = demo.queue_today(&sv, "support").await;
+    let started = jiff::Timestamp::now().as_millisecond();
+    let call = tokio::spawn({
+        let sip = demo.sip.clone();
+        async move {
+            Caller::new("0312345678")
+                .pause(800)
+                .digit('2')
+                .call_at(&sip, "100", false)
+                .await
+        }
+    });
+    let c = demo.call_since(&sv, started).await;
+    let id = c["id"].as_i64().unwrap();
+    demo.wait_status(&sv, id, "queued", Duration::from_secs(15))
+        .await;
+    // Past the short-abandon threshold, so an abandon would count.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let (s, b) = sv.post_empty(&format!("/api/contacts/{id}/hangup")).await;
+    assert!(s.is_success(), "{b}");
+    assert_eq!(call.await.unwrap(), 0, "the caller got a BYE");
+    let v = demo
+        .wait_status(&sv, id, "interrupted", Duration::from_secs(10))
+        .await;
+    assert_eq!(v["contact"]["end_reason"], "supervisor:hangup", "{v:#}");
+    assert_eq!(events(&v, "hangup")[0]["data"]["side"], "supervisor");
+    let after = demo.queue_today(&sv, "support").await;
+    let delta = |k: &str| after[k].as_i64().unwrap() - before[k].as_i64().unwrap();
+    assert_eq!(delta("interrupted"), 1, "{before} -> {after}");
+    assert_eq!(delta("abandoned"), 0, "{before} -> {after}");
+    assert_eq!(delta("offered"), 0, "{before} -> {after}");
 }

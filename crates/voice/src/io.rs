@@ -155,6 +155,8 @@ pub enum LiveCall {
 pub enum Side {
     Caller,
     Agent,
+    /// A supervisor (from the API or a screen), not on the call.
+    Supervisor,
     /// The IVR or the system (flow hang-up, dead media, error).
     System,
 }
@@ -164,6 +166,7 @@ impl Side {
         match self {
             Side::Caller => "caller",
             Side::Agent => "agent",
+            Side::Supervisor => "supervisor",
             Side::System => "system",
         }
     }

@@ -289,8 +289,14 @@ pub async fn hangup(
     who: AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    own_call(&app, &who, id).await?;
-    run(&app, CallCommand::Hangup { contact: id }).await
+    let c = own_call(&app, &who, id).await?;
+    // The contact's reason says who ended it: its agent, or a supervisor from outside.
+    let by = if who.agent_id.is_some() && c.agent_id == who.agent_id {
+        tsunagu_voice::Side::Agent
+    } else {
+        tsunagu_voice::Side::Supervisor
+    };
+    run(&app, CallCommand::Hangup { contact: id, by }).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]

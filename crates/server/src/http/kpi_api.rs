@@ -30,6 +30,11 @@ pub struct KpiView {
     pub short_abandoned: u64,
     pub overflowed: u64,
     pub timed_out: u64,
+    /// 中断: ended by the center while waiting (restart, shutdown, a supervisor's
+    /// hang-up, a call lost); not the customer's doing, so not in offered or abandoned.
+    pub interrupted: u64,
+    /// Moved to another queue by a person while waiting; not in offered.
+    pub transferred_out: u64,
     /// Entered in the interval and still waiting.
     pub in_queue: u64,
     pub answered_within_sl: u64,
@@ -62,6 +67,8 @@ impl From<&Kpis> for KpiView {
             short_abandoned: k.short_abandoned,
             overflowed: k.overflowed,
             timed_out: k.timed_out,
+            interrupted: k.interrupted,
+            transferred_out: k.transferred_out,
             in_queue: k.in_queue,
             answered_within_sl: k.answered_within_sl,
             answer_rate: k.answer_rate,

@@ -159,8 +159,10 @@ pub enum CallCommand {
         contact: i64,
         party: Party,
     },
+    /// Hang up from outside the call: `by` is the agent's screen or a supervisor.
     Hangup {
         contact: i64,
+        by: tsunagu_voice::Side,
     },
     /// Start the call of an outbound contact the center created (click-to-call).
     Outbound {
@@ -193,7 +195,7 @@ impl CallCommand {
             CallCommand::Conference { contact } => sw.conference(contact, now),
             CallCommand::ConsultCancel { contact } => sw.consult_cancel(contact, now),
             CallCommand::BlindTransfer { contact, party } => sw.blind_transfer(contact, party, now),
-            CallCommand::Hangup { contact } => sw.hangup(contact, now),
+            CallCommand::Hangup { contact, by } => sw.hangup(contact, by, now),
             // The shell starts outbound calls itself (it must note the call's tenant).
             CallCommand::Outbound { .. } => Err("outbound calls start in the shell".into()),
         }

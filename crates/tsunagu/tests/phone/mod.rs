@@ -344,6 +344,21 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Today's KPI figures of the queue `name` (GET /api/kpi/realtime).
+    pub async fn queue_today(&self, c: &Client, name: &str) -> Value {
+        let id = c.queue_id(name).await;
+        let kpi = c.ok("/api/kpi/realtime").await;
+        kpi["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["queue_id"] == id)
+            .unwrap_or_else(|| panic!("no queue {name} in {kpi:#}"))["today"]
+            .clone()
+    }
+}
+
 /// The kinds of a contact's timeline, in order.
 pub fn kinds(contact: &Value) -> Vec<String> {
     contact["events"]

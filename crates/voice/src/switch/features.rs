@@ -500,14 +500,14 @@ impl Switch {
         self.end_call(call, Side::Agent, cause, Some(leg));
     }
 
-    /// Hangs up a call (a supervisor ends it).
-    pub fn hangup(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+    /// Hangs up a call from outside it: its agent's screen or a supervisor (`by`).
+    pub fn hangup(&mut self, contact: ContactId, by: Side, now: i64) -> Result<(), String> {
         self.now = now.max(self.now);
         let call = *self
             .contacts
             .get(&contact)
             .ok_or("no call for this contact")?;
-        self.end_call(call, Side::System, "hangup", None);
+        self.end_call(call, by, "hangup", None);
         self.after_step();
         Ok(())
     }

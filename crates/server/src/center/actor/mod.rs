@@ -22,7 +22,7 @@ use tsunagu_acd::{
     Action, AgentId, AgentStats, AgentStatus, Assignment, Channel, ContactId, ContactSpec,
     ContactView as RouterContact, Presence, QueueId, Router, RouterConfig, RouterError,
 };
-use tsunagu_domain::contact::{ContactStatus, EventKind};
+use tsunagu_domain::contact::{is_interruption, ContactStatus, EventKind};
 use tsunagu_domain::reason::MISSED_OFFERS;
 use tsunagu_domain::validate::FieldErrors;
 use tsunagu_store::rows::*;
@@ -761,6 +761,13 @@ impl TenantActor {
             if let Some(a) = handler {
                 self.step.touch_agent(a);
             }
+        } else if reason.as_deref().is_some_and(is_interruption) {
+            // The center ended it, not the customer: its own outcome, not an abandon.
+            let row = self.open.get_mut(&id).expect("open");
+            row.status = ContactStatus::Interrupted.as_str().into();
+            row.end_reason = reason.clone();
+            self.event(id, EventKind::Interrupted, queue, None, data);
+            metrics::counter!("tsunagu_contacts_interrupted_total").increment(1);
         } else if status == ContactStatus::Ivr
             && !matches!(reason.as_deref(), Some("caller_hangup_ivr") | None)
         {
@@ -1556,6 +1563,7 @@ impl TenantActor {
             && status == ContactStatus::Connected
             && queue_known
             && c.agent_id.is_some()
+            && c.answered_at.is_some()
         {
             status = ContactStatus::WrapUp;
             c.status = status.as_str().into();
@@ -1589,13 +1597,15 @@ impl TenantActor {
         if !queue_known || close_call {
             c.ended_at = Some(now);
             c.updated_at = now;
-            let kind = if status == ContactStatus::Connected {
+            // The restart ended it, not the customer: interrupted, unless an agent had
+            // talked to them (then the conversation is over).
+            let kind = if status == ContactStatus::Connected && c.answered_at.is_some() {
                 c.status = ContactStatus::Completed.as_str().into();
                 c.acw_done_at = Some(now);
                 EventKind::Ended
             } else {
-                c.status = ContactStatus::Abandoned.as_str().into();
-                EventKind::Abandoned
+                c.status = ContactStatus::Interrupted.as_str().into();
+                EventKind::Interrupted
             };
             c.end_reason = Some(
                 if queue_known || status == ContactStatus::Ivr {
@@ -1663,7 +1673,7 @@ impl TenantActor {
         if let Err(e) = result {
             error!(tenant = %self.tenant.slug, contact = id, "contact could not be restored: {e}");
             let c = self.open.get_mut(&id).expect("inserted");
-            c.status = ContactStatus::Abandoned.as_str().into();
+            c.status = ContactStatus::Interrupted.as_str().into();
             c.ended_at = Some(now);
             c.end_reason = Some("recovery_failed".into());
             self.step.touch_contact(id);
@@ -1673,6 +1683,13 @@ impl TenantActor {
                 q,
                 a,
                 json!({ "was": was, "action": "closed", "error": e.to_string() }),
+            );
+            self.event(
+                id,
+                EventKind::Interrupted,
+                q,
+                a,
+                json!({ "reason": "recovery_failed" }),
             );
         }
     }

@@ -74,7 +74,7 @@ impl TenantActor {
                         && c.answered_at.is_none()
                         && c.direction == "inbound"
                 }) {
-                    // The agent answered, but the caller left before the two were
+                    // The agent answered, but the call ended before the two were
                     // connected: never answered.
                     return self.connect_failed(contact, reason);
                 }
@@ -203,9 +203,15 @@ impl TenantActor {
         self.router
             .handle_connect_failed(now, ContactId(contact as u64))
             .map_err(|e| CenterError::Conflict(e.to_string()))?;
+        // The caller's leaving is an abandon; the system's doing is an interruption.
+        let (status, kind) = if tsunagu_domain::contact::is_interruption(&reason) {
+            (ContactStatus::Interrupted, EventKind::Interrupted)
+        } else {
+            (ContactStatus::Abandoned, EventKind::Abandoned)
+        };
         let row = self.open.get_mut(&contact).expect("open");
         let (queue, agent) = (row.queue_id, row.agent_id.take());
-        row.status = ContactStatus::Abandoned.as_str().into();
+        row.status = status.as_str().into();
         row.ended_at = Some(now);
         row.end_reason = Some(reason.clone());
         row.updated_at = now;
@@ -215,12 +221,11 @@ impl TenantActor {
         }
         self.event(
             contact,
-            EventKind::Abandoned,
+            kind,
             queue,
             None,
             json!({ "reason": reason, "answered_by_agent": agent, "connected": false }),
         );
-        metrics::counter!("tsunagu_contacts_abandoned_total").increment(1);
         self.drain();
         Ok(VoiceReply::Done)
     }
