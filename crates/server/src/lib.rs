@@ -11,6 +11,7 @@
 //! * `auth` — password hashing, tokens, login throttling (no HTTP inside).
 //! * `reports` — KPI reports from stored events via `tsunagu_domain::kpi`.
 //! * `dto` — the JSON shapes of the API.
+//! * `housekeeping` — periodic clean-up (expired sessions).
 //!
 //! [`start`] wires it together and returns a [`RunningServer`] with graceful shutdown: stop
 //! accepting requests, let in-flight ones and every actor's queued commands finish and
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod center;
 pub mod dto;
+pub mod housekeeping;
 pub mod http;
 pub mod reports;
 pub mod telephony;
@@ -135,6 +137,7 @@ pub async fn start_with_clock(
         source,
     })?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    housekeeping::start(store.clone(), clock.clone(), shutdown_rx.clone());
     let (router, openapi) = http::routes();
     let app = Arc::new(http::App {
         store: store.clone(),
