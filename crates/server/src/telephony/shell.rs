@@ -364,6 +364,10 @@ impl Shell {
                 call_id,
             } => {
                 info!(leg, tenant_id, %trunk, %source, %caller, %called, "incoming call");
+                // The caller's number without SIP user parameters (`;cpc=ordinary`); a
+                // caller presenting no number is `anonymous`, never digits made of letters.
+                let caller = tsunagu_domain::phone::sip_caller(&caller)
+                    .unwrap_or_else(|| "anonymous".into());
                 let flows = self.flows.clone();
                 let tx = self.tx.clone();
                 let region = self.region(tenant_id);
@@ -955,7 +959,15 @@ impl Shell {
             .iter()
             .find(|t| t.tenant_id == tenant && t.outbound.is_some())?;
         let dest = trunk.outbound?;
-        let dial = tsunagu_domain::phone::dial_string(number, region, trunk.national);
+        // What is not a number is never dialed (the API and the flow checker refuse it
+        // already; a callback's number comes from what a caller presented).
+        let dial = match tsunagu_domain::phone::dial_string(number, region, trunk.national) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(tenant, %number, "not dialed: {e}");
+                return None;
+            }
+        };
         let domain = trunk.outbound_domain(dest);
         Some(PhoneTarget {
             uri: format!("sip:{dial}@{domain}"),
