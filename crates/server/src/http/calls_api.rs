@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -20,7 +20,7 @@ use tsunagu_voice::{MonitorMode, Party};
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::App;
 use crate::center::{VoiceCommand, VoiceReply};
 use crate::dto::{ts, ContactView};
@@ -77,7 +77,7 @@ pub struct HoldInput {
 pub async fn hold(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<HoldInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -104,7 +104,7 @@ pub struct RecordingInput {
 pub async fn pause_recording(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<RecordingInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -132,7 +132,7 @@ pub struct MonitorInput {
 pub async fn monitor(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<MonitorInput>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
@@ -166,12 +166,12 @@ pub async fn monitor(
 pub async fn stop_monitor(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
-    let supervisor = who
-        .agent_id
-        .ok_or_else(|| ApiError::field("agent_id", "you have no agent profile"))?;
+    let supervisor = who.agent_id.ok_or_else(|| {
+        ApiError::Conflict("you are not monitoring: you have no agent profile".into())
+    })?;
     own_call(&app, &who, id).await?;
     run(
         &app,
@@ -222,7 +222,7 @@ async fn party(app: &App, who: &AuthUser, p: PartyInput) -> ApiResult<Party> {
 pub async fn consult(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PartyInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -236,7 +236,7 @@ pub async fn consult(
 pub async fn consult_complete(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::ConsultComplete { contact: id }).await
@@ -248,7 +248,7 @@ pub async fn consult_complete(
 pub async fn conference(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::Conference { contact: id }).await
@@ -260,7 +260,7 @@ pub async fn conference(
 pub async fn consult_cancel(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::ConsultCancel { contact: id }).await
@@ -273,7 +273,7 @@ pub async fn consult_cancel(
 pub async fn blind_transfer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PartyInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -287,7 +287,7 @@ pub async fn blind_transfer(
 pub async fn hangup(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::Hangup { contact: id }).await
@@ -432,7 +432,7 @@ impl From<&RecordingRow> for RecordingView {
 pub async fn list_recordings(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<RecordingView>>> {
     who.require(Role::Supervisor)?;
     let all = app.store.recordings(who.tenant_id(), id).await?;
@@ -445,7 +445,7 @@ pub async fn list_recordings(
 pub async fn download_recording(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
     who.require(Role::Supervisor)?;
     let r = app
