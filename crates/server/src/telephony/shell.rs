@@ -67,6 +67,8 @@ struct Recording {
 
 pub(super) struct Shell {
     switch: Switch,
+    /// For live events the shell publishes (after the actor stored what they report).
+    center: Arc<Center>,
     sip: SipHandle,
     engine: Option<MediaEngine>,
     media: MediaHandle,
@@ -101,7 +103,12 @@ impl Shell {
             engine: Some(p.engine),
             media,
             prompts: p.prompts,
-            link: Some(CenterLink::new(p.center, p.store.clone(), p.tx.clone())),
+            link: Some(CenterLink::new(
+                p.center.clone(),
+                p.store.clone(),
+                p.tx.clone(),
+            )),
+            center: p.center,
             store: p.store,
             recordings: p.recordings,
             tx: p.tx,
@@ -309,6 +316,14 @@ impl Shell {
                         None,
                     );
                 }
+            }
+            Msg::Publish { tenant, envelope } => {
+                let center = self.center.clone();
+                tokio::spawn(async move {
+                    if let Ok(h) = center.tenant(tenant).await {
+                        h.publish(*envelope);
+                    }
+                });
             }
             Msg::Region { tenant, region } => {
                 self.regions.insert(tenant, region);
@@ -766,6 +781,7 @@ impl Shell {
                     return;
                 };
                 if let Some(tenant) = self.tenant_of(contact) {
+                    let then = failure_report(tenant, contact, kind, agent, &data);
                     self.center(
                         tenant,
                         Pending::Ready(VoiceCommand::Event {
@@ -774,7 +790,7 @@ impl Shell {
                             agent,
                             data,
                         }),
-                        None,
+                        then,
                     );
                 }
             }
@@ -1033,6 +1049,37 @@ impl Shell {
                 .ok();
         }
     }
+}
+
+/// A timeline event that records a failure (`state: failed` — a phone that did not answer a
+/// consultation, monitoring or click-to-call — or a blind transfer that failed) is also told
+/// live, once stored: the API answered the request before the failure was known.
+fn failure_report(
+    tenant: i64,
+    contact: ContactId,
+    kind: EventKind,
+    agent: Option<i64>,
+    data: &Value,
+) -> Then {
+    let failed = matches!(
+        data.get("state").and_then(Value::as_str),
+        Some("failed" | "transfer_failed")
+    );
+    if !failed {
+        return None;
+    }
+    let envelope = Box::new(crate::center::events::Envelope {
+        audience: crate::center::events::Audience::Agents(agent.into_iter().collect()),
+        event: crate::center::events::LiveEvent::CallFailed {
+            contact_id: contact,
+            agent_id: agent,
+            action: kind.as_str().to_string(),
+            data: data.clone(),
+        },
+    });
+    Some(Box::new(move |r| {
+        r.is_ok().then_some(Msg::Publish { tenant, envelope })
+    }))
 }
 
 /// The transport to reach a phone or a trunk by.
