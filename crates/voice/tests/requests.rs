@@ -282,3 +282,62 @@ fn a_phone_on_another_call_is_not_dialed() {
     // The call is unchanged: a consultation with a free agent still works.
     h.sw.consult(CONTACT, Party::Agent(6), h.now).unwrap();
 }
+
+/// Regression: a blind transfer to a number was recorded as done (`external_transfer`, the
+/// contact closed) before the number answered, and when it did not, the caller was hung
+/// up. Now it is recorded when the number answers, and a number that does not answer
+/// sends the caller back to the queue, like an agent who does not.
+#[test]
+fn a_blind_transfer_out_is_recorded_when_answered_and_a_failed_one_keeps_the_caller() {
+    let mut trunk = phone(200);
+    trunk.trunk = Some("carrier".into());
+    let (mut h, _) = H::connected();
+    h.sw.blind_transfer(CONTACT, Party::Number("+81120444555".into()), h.now)
+        .unwrap();
+    let o = h.drain();
+    assert!(events(&o, "external_transfer").is_empty(), "not yet: {o:?}");
+    assert!(!o.iter().any(|x| matches!(x, Out::EndContact { .. })));
+    let leg = h.complete_dial(&o, trunk.clone());
+    let o = h.fail(leg, 486, "Busy Here");
+    assert!(o.contains(&Out::Requeue { contact: CONTACT }), "{o:?}");
+    assert!(!o
+        .iter()
+        .any(|x| matches!(x, Out::EndContact { .. } | Out::SipHangup { leg: CUSTOMER })));
+    let failed = events(&o, "consult");
+    assert_eq!(failed[0].1["state"], "transfer_failed");
+    assert_eq!(failed[0].1["to"]["number"], "+81120444555");
+    assert_eq!(failed[0].0, Some(5), "the transferring agent is told");
+
+    // Offered again, answered, transferred again: this time the number answers.
+    h.sw.handle_center(
+        CenterIn::Offer {
+            contact: CONTACT,
+            agent: 6,
+            agent_name: "y".into(),
+        },
+        h.now,
+    );
+    let o = h.drain();
+    let agent = h.complete_dial(&o, phone(6));
+    h.answer(agent);
+    h.sw.handle_center(
+        CenterIn::AcceptResult {
+            contact: CONTACT,
+            agent: 6,
+            ok: true,
+        },
+        h.now,
+    );
+    h.drain();
+    h.sw.blind_transfer(CONTACT, Party::Number("+81120444555".into()), h.now)
+        .unwrap();
+    let o = h.drain();
+    let leg = h.complete_dial(&o, trunk);
+    let o = h.answer(leg);
+    assert_eq!(events(&o, "external_transfer").len(), 1, "{o:?}");
+    assert!(o.iter().any(|x| matches!(
+        x,
+        Out::EndContact { cause, .. } if cause == "transferred_external"
+    )));
+    assert_eq!(heard(&o, CUSTOMER), Some(SourceSpec::Relay(leg)));
+}

@@ -441,7 +441,8 @@ impl Switch {
     }
 
     /// Blind transfer: the agent leaves now; the target's phone rings while the customer
-    /// hears music. An agent who does not answer sends the call back to its queue.
+    /// hears music. A target that does not answer (an agent or a number) sends the call
+    /// back to its queue.
     pub fn blind_transfer(
         &mut self,
         contact: ContactId,
@@ -482,16 +483,8 @@ impl Switch {
             Some(from),
             json!({ "state": "blind_transfer", "to": party_json(&party) }),
         );
-        if let Party::Number(n) = &party {
-            let n = n.clone();
-            self.event(
-                call,
-                "external_transfer",
-                Some(from),
-                json!({ "to": n, "how": "blind" }),
-            );
-            self.close_contact(call, Side::Agent, "transferred_external");
-        }
+        // A transfer out is recorded, and the contact closed, once the number answers:
+        // until then it has not happened, and it may not (see `blind_failed`).
         self.refresh_sources(call);
         self.after_step();
         Ok(())
@@ -504,36 +497,27 @@ impl Switch {
         let Some((party, _, from)) = c.blind.take_if(|b| b.1 == leg) else {
             return;
         };
-        if let Party::Agent(_) = party {
-            self.take_over(call, from, party, leg, "blind");
-        } else {
-            self.to_external(call, leg);
-            self.refresh_sources(call);
-        }
+        self.take_over(call, from, party, leg, "blind");
     }
 
     pub(super) fn blind_failed(&mut self, call: CallId, code: u16, reason: &str) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some((party, _, _)) = c.blind.take() else {
+        let Some((party, _, from)) = c.blind.take() else {
             return;
         };
         let reason = reason.to_string();
         self.event(
             call,
             "consult",
-            None,
-            json!({ "state": "transfer_failed", "sip_code": code, "reason": reason }),
+            Some(from),
+            json!({ "state": "transfer_failed", "to": party_json(&party), "sip_code": code, "reason": reason }),
         );
-        match party {
-            Party::Agent(_) => {
-                // Back to the queue it came from, keeping its place.
-                self.wait_in_queue(call);
-                self.center(call, |ct| Out::Requeue { contact: ct });
-            }
-            Party::Number(_) => self.end_call(call, Side::System, "transfer_failed", None),
-        }
+        // Back to the queue it came from, keeping its place — whether an agent or a number
+        // did not answer: the caller is not dropped for a transfer that did not happen.
+        self.wait_in_queue(call);
+        self.center(call, |ct| Out::Requeue { contact: ct });
     }
 
     /// The center moved the contact to a queue (transfer from the API or a phone): the
