@@ -338,8 +338,8 @@ pub async fn consult_cancel(
     run(&app, CallCommand::ConsultCancel { contact: id }).await
 }
 
-/// Blind transfer to an agent or an external number: the agent leaves at once. An agent
-/// who does not answer sends the call back to its queue. (To a queue: /transfer.)
+/// Blind transfer to an agent or an external number: the agent leaves at once. A target
+/// that does not answer sends the call back to its queue. (To a queue: /transfer.)
 #[utoipa::path(post, path = "/api/contacts/{id}/blind-transfer", tag = "calls", params(("id" = i64, Path)), request_body = PartyInput,
     responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn blind_transfer(
