@@ -59,7 +59,10 @@ impl TestServer {
                 break port;
             }
         };
-        let rtp = 40_000 + (std::process::id() % 200) as u16 * 100;
+        // RTP ports of its own: per process, and per server within it.
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+        let rtp = 40_000 + (std::process::id() % 20) as u16 * 1000 + n * 100;
         let dir =
             std::env::temp_dir().join(format!("tsunagu-walk-{}-{sip_port}", std::process::id()));
         let telephony = tsunagu_server::telephony::TelephonyConfig {
