@@ -1,54 +1,117 @@
-//! Phone numbers are stored and looked up in E.164 (`+81312345678`), whatever form they
-//! were typed or signalled in: `03-1234-5678`, `090 1234 5678`, `+81 3 1234 5678`,
-//! full-width digits `０３（１２３４）５６７８`. A 0-prefixed national number is read in the
-//! tenant's default region (JP for Japanese centers).
+//! Phone numbers: the one rule for every place a number enters — customers' numbers, the
+//! screen-pop lookup, contacts, click-to-call, consultation and transfer targets, the
+//! numbers a flow forwards to, a trunk's caller ID and the number a SIP caller presents.
+//!
+//! A number is written with digits (ASCII or full-width `０`–`９`), an optional leading `+`
+//! (or `＋`), and the separators people use: spaces (also `　`), dashes (`-`, `‐`, `‑`, `‒`,
+//! `–`, `—`, `―`, `−`, `－`, `ー`, `ｰ`), dots and parentheses (also `（` `）`). Anything else
+//! — a letter above all — makes it not a number: it is refused, never read as a keypad digit
+//! (`03-1234-567a` is a typo, not `…5672`).
+//!
+//! Full numbers are stored and looked up in E.164 (`+81312345678`): `03-1234-5678`,
+//! `090 1234 5678`, `+81 3 1234 5678`, `+81 (0)3-1234-5678` (the trunk 0 kept after the
+//! country code), `０３（１２３４）５６７８`. A 0-prefixed national number is read in the tenant's
+//! default region (JP for Japanese centers).
 
 use std::str::FromStr;
 
 use phonenumber::country;
 
+/// Why a text is not (usable as) a phone number. The messages complete a field name:
+/// `phones[0].number: is not a valid number in JP`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
     #[error("is empty")]
     Empty,
+    #[error("must not contain `{0}`: a phone number has digits, spaces, dashes, dots, parentheses and a leading + only")]
+    Character(char),
+    #[error("has a + that is not at the start")]
+    MisplacedPlus,
+    #[error("has no digits")]
+    NoDigits,
+    #[error("is too long for a phone number ({MAX_CHARS} characters at most)")]
+    TooLong,
     #[error("is not a phone number")]
     Unparseable,
-    #[error("is not a valid number in {0}")]
+    /// Carries where it was read: `in JP`, `for country code +1`.
+    #[error("is not a valid number {0}")]
     Invalid(String),
+    #[error("must have 3 to 15 digits")]
+    DigitCount,
     #[error("unknown region code {0}")]
     UnknownRegion(String),
 }
 
-/// Full-width digits and punctuation (common in Japanese input) to ASCII.
-fn to_ascii(raw: &str) -> String {
-    raw.chars()
-        .map(|c| match c {
-            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
-            '＋' => '+',
-            '－' | 'ー' | '―' | '‐' | '−' => '-',
-            '（' => '(',
-            '）' => ')',
-            '　' => ' ',
-            _ => c,
-        })
-        .collect()
+/// Longer than this, what was typed is not a number (E.164 has 15 digits; separators, an
+/// international prefix and a trunk 0 fit well within it).
+pub const MAX_CHARS: usize = 40;
+
+/// Dashes people and input methods type between groups of digits.
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '－' | 'ー' | 'ｰ'
+    )
 }
 
-/// Normalizes to E.164. `default_region` is an ISO 3166 code such as `JP` or `US`.
-pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneError> {
-    let ascii = to_ascii(raw.trim());
-    if ascii.is_empty() {
+fn is_separator(c: char) -> bool {
+    is_dash(c) || matches!(c, ' ' | '　' | '\t' | '.' | '(' | ')' | '（' | '）')
+}
+
+/// The digits of a number as written, with `+` first when it was given: `+810312345678`
+/// for `+81 (0)3-1234-5678`. This is the lexical rule every entry point shares.
+///
+/// Errors: [`PhoneError::Empty`], [`PhoneError::TooLong`], [`PhoneError::Character`] (the
+/// first character that has no place in a number), [`PhoneError::MisplacedPlus`],
+/// [`PhoneError::NoDigits`].
+pub fn digits(raw: &str) -> Result<String, PhoneError> {
+    let s = raw.trim();
+    if s.is_empty() {
         return Err(PhoneError::Empty);
     }
-    let region = country::Id::from_str(&default_region.to_ascii_uppercase())
-        .map_err(|_| PhoneError::UnknownRegion(default_region.to_string()))?;
-    let number = phonenumber::parse(Some(region), &ascii).map_err(|_| PhoneError::Unparseable)?;
+    if s.chars().count() > MAX_CHARS {
+        return Err(PhoneError::TooLong);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '0'..='9' => out.push(c),
+            '０'..='９' => out.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+            '+' | '＋' if out.is_empty() => out.push('+'),
+            '+' | '＋' => return Err(PhoneError::MisplacedPlus),
+            c if is_separator(c) => {}
+            c => return Err(PhoneError::Character(c)),
+        }
+    }
+    if out.trim_start_matches('+').is_empty() {
+        return Err(PhoneError::NoDigits);
+    }
+    Ok(out)
+}
+
+fn region_id(region: &str) -> Result<country::Id, PhoneError> {
+    country::Id::from_str(&region.to_ascii_uppercase())
+        .map_err(|_| PhoneError::UnknownRegion(region.to_string()))
+}
+
+/// Normalizes a full number to E.164 (`+81312345678`). `default_region` is an ISO 3166
+/// code such as `JP` or `US`, used for numbers written without `+`.
+///
+/// Errors: anything [`digits`] refuses; [`PhoneError::Unparseable`] or
+/// [`PhoneError::Invalid`] when the digits are no valid number (too short, a range that does
+/// not exist); [`PhoneError::UnknownRegion`].
+pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneError> {
+    let d = digits(raw)?;
+    let region = region_id(default_region)?;
+    let number = phonenumber::parse(Some(region), &d).map_err(|_| PhoneError::Unparseable)?;
     if !phonenumber::is_valid(&number) {
-        let r = number
-            .country()
-            .id()
-            .map(|c| format!("{c:?}"))
-            .unwrap_or_else(|| default_region.to_string());
+        let r = match number.country().id() {
+            Some(c) => format!("in {c:?}"),
+            None if d.starts_with('+') => {
+                format!("for country code +{}", number.country().code())
+            }
+            None => format!("in {}", default_region.to_ascii_uppercase()),
+        };
         return Err(PhoneError::Invalid(r));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
@@ -56,24 +119,26 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneE
 
 /// How to dial a number through a carrier: E.164 (`+81312345678`), or for a carrier that
 /// wants national numbers, the national form (`0312345678`) when the number is in
-/// `region`. Anything that does not parse is dialed as its digits.
-pub fn dial_string(raw: &str, region: &str, national: bool) -> String {
-    let digits = || {
-        to_ascii(raw)
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '+')
-            .collect()
-    };
-    let Ok(e164) = normalize_phone(raw, region) else {
-        return digits();
+/// `region`. A short number that is no full number (an extension or service code behind a
+/// PBX: `110`, `2001`) is dialed as its 3 to 15 digits.
+///
+/// Errors: anything [`digits`] refuses (a letter is never dialed as a digit);
+/// [`PhoneError::DigitCount`] for a short number outside 3–15 digits; the errors of
+/// [`normalize_phone`] for a `+` number that is not valid.
+pub fn dial_string(raw: &str, region: &str, national: bool) -> Result<String, PhoneError> {
+    let d = digits(raw)?;
+    let e164 = match normalize_phone(&d, region) {
+        Ok(n) => n,
+        Err(e) if d.starts_with('+') => return Err(e),
+        Err(PhoneError::UnknownRegion(r)) => return Err(PhoneError::UnknownRegion(r)),
+        Err(_) if (3..=15).contains(&d.len()) => return Ok(d),
+        Err(_) => return Err(PhoneError::DigitCount),
     };
     if !national {
-        return e164;
+        return Ok(e164);
     }
-    let Ok(id) = country::Id::from_str(&region.to_ascii_uppercase()) else {
-        return e164;
-    };
-    match phonenumber::parse(Some(id), &e164) {
+    let id = region_id(region)?;
+    Ok(match phonenumber::parse(Some(id), &e164) {
         Ok(n) if n.country().id() == Some(id) => n
             .format()
             .mode(phonenumber::Mode::National)
@@ -82,12 +147,28 @@ pub fn dial_string(raw: &str, region: &str, national: bool) -> String {
             .filter(|c| c.is_ascii_digit())
             .collect(),
         _ => e164,
-    }
+    })
+}
+
+/// The number a SIP caller presents, from the user part of its `From` URI: the user
+/// parameters Japanese carriers add are dropped (`0312345678;cpc=ordinary` →
+/// `0312345678`). A caller that presents no number (`anonymous`, `Restricted`, an empty
+/// user part) is `None`: unknown — never digits made up from letters.
+pub fn sip_caller(user: &str) -> Option<String> {
+    let number = user.split(';').next().unwrap_or_default().trim();
+    digits(number).ok()?;
+    Some(number.to_string())
+}
+
+/// The SIP caller's number in E.164, when it presents a full number ([`sip_caller`], then
+/// [`normalize_phone`]). For the screen-pop.
+pub fn caller_e164(user: &str, region: &str) -> Option<String> {
+    normalize_phone(&sip_caller(user)?, region).ok()
 }
 
 /// Checks a region code the way [`normalize_phone`] will use it.
 pub fn is_known_region(code: &str) -> bool {
-    country::Id::from_str(&code.to_ascii_uppercase()).is_ok()
+    region_id(code).is_ok()
 }
 
 #[cfg(test)]
@@ -96,44 +177,79 @@ mod tests {
 
     #[test]
     fn numbers_are_dialed_the_way_the_carrier_wants() {
-        assert_eq!(dial_string("03-1234-5678", "JP", false), "+81312345678");
-        assert_eq!(dial_string("+81 3 1234 5678", "JP", true), "0312345678");
-        assert_eq!(dial_string("090-1234-5678", "JP", true), "09012345678");
+        let d = |raw, national| dial_string(raw, "JP", national).unwrap();
+        assert_eq!(d("03-1234-5678", false), "+81312345678");
+        assert_eq!(d("+81 3 1234 5678", true), "0312345678");
+        assert_eq!(d("090-1234-5678", true), "09012345678");
         assert_eq!(
-            dial_string("+1 212 555 0100", "JP", true),
+            d("+1 212 555 0100", true),
             "+12125550100",
             "abroad stays E.164"
         );
+        assert_eq!(d("1234", true), "1234", "short codes as digits");
+        assert_eq!(d("１１０", false), "110");
+    }
+
+    #[test]
+    fn what_is_not_a_number_is_never_dialed() {
+        for raw in [
+            "03-1234-567a",
+            "anonymous",
+            "1-800-FLOWERS",
+            "12",
+            "",
+            "+",
+            "0312345678#",
+        ] {
+            assert!(dial_string(raw, "JP", false).is_err(), "{raw}");
+        }
         assert_eq!(
-            dial_string("1234", "JP", true),
-            "1234",
-            "short codes as digits"
+            dial_string("1234567890123456", "JP", false),
+            Err(PhoneError::DigitCount)
+        );
+        assert!(
+            dial_string("+99 1234", "JP", false).is_err(),
+            "no such country"
         );
     }
 
     #[test]
     fn japanese_numbers_in_every_usual_form() {
-        for raw in [
-            "03-1234-5678",
-            "0312345678",
-            "03 1234 5678",
-            "+81 3-1234-5678",
-            "+81312345678",
-            "０３（１２３４）５６７８",
+        for (raw, want) in [
+            ("03-1234-5678", "+81312345678"),
+            ("0312345678", "+81312345678"),
+            ("03 1234 5678", "+81312345678"),
+            ("03.1234.5678", "+81312345678"),
+            ("(03) 1234-5678", "+81312345678"),
+            ("+81 3-1234-5678", "+81312345678"),
+            ("+81312345678", "+81312345678"),
+            ("+81-3-1234-5678", "+81312345678"),
+            ("+81 3 1234-5678", "+81312345678"),
+            ("+81 (0)3-1234-5678", "+81312345678"),
+            ("+81-03-1234-5678", "+81312345678"),
+            ("+810312345678", "+81312345678"),
+            ("０３（１２３４）５６７８", "+81312345678"),
+            ("０９０ー１２３４ー５６７８", "+819012345678"),
+            ("０３‐１２３４‐５６７８", "+81312345678"),
+            ("03－1234－5678", "+81312345678"),
+            ("03―1234―5678", "+81312345678"),
+            ("＋８１　３　１２３４　５６７８", "+81312345678"),
+            ("0120-123-456", "+81120123456"),
+            ("0800-123-4567", "+818001234567"),
+            ("0570-012-345", "+81570012345"),
+            ("050-1234-5678", "+815012345678"),
+            ("070-1234-5678", "+817012345678"),
+            ("080-1234-5678", "+818012345678"),
+            ("090-1234-5678", "+819012345678"),
+            ("020-1234-5678", "+812012345678"),
+            ("06-6123-4567", "+81661234567"),
+            (" 03-1234-5678 ", "+81312345678"),
         ] {
-            assert_eq!(normalize_phone(raw, "JP").unwrap(), "+81312345678", "{raw}");
+            assert_eq!(normalize_phone(raw, "JP").as_deref(), Ok(want), "{raw}");
         }
         assert_eq!(
-            normalize_phone("090-1234-5678", "JP").unwrap(),
-            "+819012345678"
-        );
-        assert_eq!(
-            normalize_phone("0120-123-456", "JP").unwrap(),
-            "+81120123456"
-        );
-        assert_eq!(
-            normalize_phone("06-6123-4567", "jp").unwrap(),
-            "+81661234567"
+            normalize_phone("06-6123-4567", "jp").as_deref(),
+            Ok("+81661234567")
         );
     }
 
@@ -147,16 +263,88 @@ mod tests {
             normalize_phone("(415) 555-2671", "US").unwrap(),
             "+14155552671"
         );
+        assert_eq!(
+            normalize_phone("+44 (0)20 7946 0018", "JP").unwrap(),
+            "+442079460018"
+        );
+    }
+
+    #[test]
+    fn a_letter_is_refused_not_read_as_a_keypad_digit() {
+        for (raw, c) in [
+            ("03-1234-567a", 'a'),
+            ("03-1234-567８a", 'a'),
+            ("tanaka0312345678@example.jp", 't'),
+            ("1-800-FLOWERS", 'F'),
+            ("03-1234-5678 ext. 12", 'e'),
+            ("0312345678;cpc=ordinary", ';'),
+            ("03-1234-5678\u{0}", '\u{0}'),
+            ("03/1234/5678", '/'),
+            ("*31#0312345678", '*'),
+        ] {
+            assert_eq!(
+                normalize_phone(raw, "JP"),
+                Err(PhoneError::Character(c)),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            normalize_phone("03+1234-5678", "JP"),
+            Err(PhoneError::MisplacedPlus)
+        );
     }
 
     #[test]
     fn garbage_is_refused() {
         assert_eq!(normalize_phone("", "JP"), Err(PhoneError::Empty));
+        assert_eq!(normalize_phone("  　", "JP"), Err(PhoneError::Empty));
+        assert_eq!(normalize_phone("- ( )", "JP"), Err(PhoneError::NoDigits));
+        assert_eq!(normalize_phone("+", "JP"), Err(PhoneError::NoDigits));
         assert!(normalize_phone("hello", "JP").is_err());
         assert!(normalize_phone("03-1234", "JP").is_err());
+        assert_eq!(
+            normalize_phone(&"0".repeat(41), "JP"),
+            Err(PhoneError::TooLong)
+        );
         assert!(matches!(
             normalize_phone("03-1234-5678", "XX"),
             Err(PhoneError::UnknownRegion(_))
         ));
+        // The country in the message is the number's, not the tenant's.
+        assert_eq!(
+            normalize_phone("03-1234", "JP").unwrap_err().to_string(),
+            "is not a valid number in JP"
+        );
+        assert_eq!(
+            normalize_phone("+1 415 555", "JP"),
+            Err(PhoneError::Invalid("for country code +1".into()))
+        );
+    }
+
+    #[test]
+    fn a_sip_caller_is_its_number_or_unknown() {
+        assert_eq!(sip_caller("0312345678").as_deref(), Some("0312345678"));
+        assert_eq!(
+            sip_caller("0312345678;cpc=ordinary").as_deref(),
+            Some("0312345678")
+        );
+        assert_eq!(sip_caller("+81312345678").as_deref(), Some("+81312345678"));
+        assert_eq!(sip_caller("201").as_deref(), Some("201"), "an extension");
+        for unknown in [
+            "anonymous",
+            "Anonymous",
+            "Restricted",
+            "",
+            "unknown",
+            "非通知",
+        ] {
+            assert_eq!(sip_caller(unknown), None, "{unknown}");
+        }
+        assert_eq!(
+            caller_e164("0312345678;cpc=ordinary", "JP").as_deref(),
+            Some("+81312345678")
+        );
+        assert_eq!(caller_e164("anonymous", "JP"), None);
+        assert_eq!(caller_e164("201", "JP"), None);
     }
 }

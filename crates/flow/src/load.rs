@@ -49,11 +49,16 @@ impl fmt::Display for FlowErrors {
 
 impl std::error::Error for FlowErrors {}
 
-/// What the surroundings know: which prompts, queues and skills exist.
+/// What the surroundings know: which prompts, queues and skills exist, and what may be
+/// dialed.
 pub struct Checks<'a> {
     pub prompt_exists: &'a dyn Fn(&str, &str) -> bool,
     pub queue_exists: &'a dyn Fn(&str) -> bool,
     pub skill_exists: &'a dyn Fn(&str) -> bool,
+    /// Whether a `transfer` node's number can be dialed; the error completes "number `…` "
+    /// (e.g. "must not contain `a`: …"). The caller applies the same rule as to every other
+    /// number that enters the system, so a flow cannot dial what the API would refuse.
+    pub number_ok: &'a dyn Fn(&str) -> Result<(), String>,
 }
 
 impl Checks<'_> {
@@ -63,6 +68,7 @@ impl Checks<'_> {
             prompt_exists: &|_, _| true,
             queue_exists: &|_| true,
             skill_exists: &|_| true,
+            number_ok: &|_| Ok(()),
         }
     }
 }
@@ -287,16 +293,9 @@ pub fn load(file: &str, text: &str, checks: &Checks) -> Result<Flow, FlowErrors>
                 }
             }
             Node::Transfer(t) => {
-                // A dialable number: digits with the usual separators, optionally +.
-                let digits: String = t.number.chars().filter(char::is_ascii_digit).collect();
-                let shape_ok = t
-                    .number
-                    .trim_start_matches('+')
-                    .chars()
-                    .all(|ch| ch.is_ascii_digit() || matches!(ch, '-' | ' ' | '(' | ')'));
-                if !shape_ok || !(3..=15).contains(&digits.len()) {
+                if let Err(why) = (checks.number_ok)(&t.number) {
                     bad(format!(
-                        "number `{}` is not a phone number (3 to 15 digits, optionally + and - ( ) spaces)",
+                        "number `{}` is not a phone number: {why}",
                         t.number
                     ));
                 }

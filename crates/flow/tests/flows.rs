@@ -21,6 +21,19 @@ fn checks() -> Checks<'static> {
         prompt_exists: &prompt_exists,
         queue_exists: &|q| ["orders", "support", "billing", "complaints", "english"].contains(&q),
         skill_exists: &|s| ["english", "orders"].contains(&s),
+        // What the server passes: the phone-number rule of the domain crate, in short.
+        number_ok: &|n| {
+            let digits = n.chars().filter(char::is_ascii_digit).count();
+            let shape = n
+                .trim_start_matches('+')
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')'));
+            if shape && (3..=15).contains(&digits) {
+                Ok(())
+            } else {
+                Err("3 to 15 digits".into())
+            }
+        },
     }
 }
 

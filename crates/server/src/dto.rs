@@ -95,7 +95,8 @@ pub struct ContactEventView {
     pub label_ja: String,
     pub queue_id: Option<i64>,
     pub agent_id: Option<i64>,
-    #[schema(value_type = Object)]
+    /// What happened, by kind (null for events that carry nothing).
+    #[schema(value_type = Option<Object>)]
     pub data: Value,
 }
 

@@ -96,7 +96,7 @@ struct TrunkSection {
     username: Option<String>,
     password: Option<String>,
     password_env: Option<String>,
-    caller_id: Option<String>,
+    caller_id: Option<Spanned<String>>,
     #[serde(default)]
     national: bool,
     #[serde(default)]
@@ -154,6 +154,7 @@ pub struct TrunkSettings {
     pub tcp: bool,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The number presented on outbound calls, as its digits (`0312345678`, `+81312345678`).
     pub caller_id: Option<String>,
     pub national: bool,
     /// Register with the provider, asking for this expiry (seconds).
@@ -595,7 +596,7 @@ fn sip_settings(
             tcp: false,
             username: t.username,
             password: t.password,
-            caller_id: t.caller_id,
+            caller_id: None,
             national: t.national,
             register: None,
             qualify_secs: 60,
@@ -621,6 +622,17 @@ fn sip_settings(
                     t.name
                 ),
             ),
+        }
+        if let Some(c) = t.caller_id {
+            // The phone-number rule of every entry point; presented as its digits, since a
+            // carrier reads `03-1234-5678` in a From URI as no number at all.
+            match tsunagu_domain::phone::digits(c.get_ref()) {
+                Ok(d) => trunk.caller_id = Some(d),
+                Err(e) => err(
+                    c.span(),
+                    format!("sip.trunks.caller_id: {:?} {e}", c.get_ref()),
+                ),
+            }
         }
         if let Some(v) = t.qualify_secs {
             match u32::try_from(*v.get_ref()) {
@@ -805,6 +817,21 @@ format = "json"
         assert_eq!(ok.http_listen.port(), 1234);
     }
 
+    /// Regression: a caller ID with a letter was presented as written.
+    #[test]
+    fn a_trunk_caller_id_must_be_a_number() {
+        let e = Config::from_toml(
+            "t.toml",
+            "[sip]\n[[sip.trunks]]\nname = \"c\"\ntenant = \"a\"\noutbound = \"192.0.2.1:5060\"\ncaller_id = \"03-1234-567a\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:6:13: sip.trunks.caller_id: \"03-1234-567a\" must not contain `a`"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn sip_section_with_trunks() {
         let text = r#"
@@ -821,6 +848,7 @@ outbound = "198.51.100.5:5060"
 transport = "tcp"
 username = "0312345678"
 password = "secret"
+caller_id = "03-1234-5678"
 national = true
 "#;
         let c = Config::from_toml("t.toml", text).unwrap();
@@ -829,6 +857,11 @@ national = true
         let t = &s.trunks[0];
         assert!(t.tcp && t.national);
         assert_eq!(t.allow.len(), 2);
+        assert_eq!(
+            t.caller_id.as_deref(),
+            Some("0312345678"),
+            "presented as digits"
+        );
         assert!(
             !format!("{t:?}").contains("secret"),
             "no password in debug output"

@@ -757,7 +757,8 @@ pub fn banner(http: &str, sip: Option<std::net::SocketAddr>, data_dir: &str) -> 
     let phone = match sip {
         Some(sip) => format!(
             "\n  SIP:       {sip} (UDP and TCP) — any number dialed here reaches the IVR\n\
-             \x20   call:      baresip -e '/dial sip:100@{sip}'   (1 受注, 2 サポート, 3 請求, 4 クレーム, 9 English)\n\
+             \x20   call:      baresip -f caller -e '/dial sip:100@{sip}'   (1 受注, 2 サポート, 3 請求, 4 クレーム, 9 English)\n\
+             \x20              (caller/: a baresip folder listening on another port — README, \"Calling the demo\")\n\
              \x20   phones:    register as <login>@{sip}, password {PHONE_PASSWORD} (e.g. sato, suzuki, sv)\n"
         ),
         None => "\n  SIP:       off (--no-sip)\n".into(),

@@ -340,7 +340,7 @@ async fn bad_input_names_the_field_and_writes_nothing(kind: tsunagu_store::DbKin
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(
         admin.ok("/api/queues").await.as_array().unwrap().len(),
         before,

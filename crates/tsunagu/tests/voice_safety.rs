@@ -507,7 +507,7 @@ async fn callers_hanging_up_at_once_leave_no_contact_open() {
     assert_eq!(code, 0, "{}", demo.log());
     let mut open = Vec::new();
     for _ in 0..100 {
-        let list = sv.ok("/api/contacts?limit=1000").await;
+        let list = sv.ok("/api/contacts?limit=500").await;
         let ours: Vec<&Value> = list
             .as_array()
             .unwrap()

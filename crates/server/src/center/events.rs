@@ -37,6 +37,18 @@ pub enum LiveEvent {
     Contact { contact: ContactView },
     /// An agent's presence or status changed.
     AgentState { state: AgentStateView },
+    /// Something asked of a call did not happen after all: a consulted or monitoring
+    /// phone, a transfer target or a click-to-call leg did not answer. `action` is the
+    /// timeline event that records it (`consult`, `monitor`, `ringing`), `data` its details
+    /// (`sip_code`, `reason`, …).
+    CallFailed {
+        contact_id: i64,
+        /// The agent (or supervisor) concerned.
+        agent_id: Option<i64>,
+        action: String,
+        #[schema(value_type = Object)]
+        data: serde_json::Value,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -144,6 +144,13 @@ impl TenantHandle {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
         self.events.subscribe()
     }
+
+    /// Publishes a live event made outside the actor. Only for what a committed step
+    /// already holds (the telephony shell, once the actor has stored the timeline event
+    /// the live event reports).
+    pub fn publish(&self, env: Envelope) {
+        let _ = self.events.send(Arc::new(env));
+    }
 }
 
 /// All tenants' actors. Actors start when the server starts (recovering every tenant) or on

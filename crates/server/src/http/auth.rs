@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::Json;
@@ -15,7 +15,7 @@ use tsunagu_domain::role::Role;
 use tsunagu_store::rows::{TokenRow, UserRow};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiJson, ApiResult};
+use super::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use super::App;
 use crate::auth::{password, token};
 use crate::dto::{ts, TenantView, UserView};
@@ -121,7 +121,8 @@ impl FromRequestParts<Arc<App>> for AuthUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Tenant slug; may be left out when the server has a single tenant.
+    /// Tenant slug; may be left out when the server has a single tenant (422 naming this
+    /// field otherwise).
     pub tenant: Option<String>,
     pub username: String,
     pub password: String,
@@ -140,7 +141,7 @@ pub struct LoginResponse {
 /// (429 with Retry-After).
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody),
-              (status = 429, body = super::error::ErrorBody)))]
+              (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -165,11 +166,14 @@ pub async fn login(
         Some(slug) => app.store.tenant_by_slug(slug).await?,
         None => {
             let all = app.store.tenants().await?;
-            if all.len() == 1 {
-                all.into_iter().next()
-            } else {
-                None
+            if all.len() > 1 {
+                // Not a wrong password: the request lacks what would say whose it is.
+                return Err(ApiError::field(
+                    "tenant",
+                    "this server has several tenants: give your tenant's slug",
+                ));
             }
+            all.into_iter().next()
         }
     };
     let user = match &tenant {
@@ -434,7 +438,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if app.store.revoke_token(who.tenant_id(), id).await? {

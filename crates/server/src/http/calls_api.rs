@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -20,7 +20,7 @@ use tsunagu_voice::{MonitorMode, Party};
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::App;
 use crate::center::{VoiceCommand, VoiceReply};
 use crate::dto::{ts, ContactView};
@@ -64,6 +64,66 @@ async fn run(app: &App, cmd: CallCommand) -> ApiResult<StatusCode> {
     Ok(StatusCode::NO_CONTENT)
 }
 
+// What cannot be carried out is refused here, before anything rings, with a 409 that says
+// why; otherwise the API would answer 204 or 201 and the failure would only show later.
+// What fails afterwards (a phone that declines or does not answer) is recorded as failed on
+// the contact's timeline and sent live as `call_failed`.
+
+/// Who is to be rung: the agent's own phone must be registered, and (`signed_in`) the agent
+/// signed in. `whose` names them in the refusal ("agent 佐藤 花子", "your").
+async fn phone_reachable(
+    app: &App,
+    t: &Telephony,
+    tenant: i64,
+    agent_id: i64,
+    signed_in: bool,
+    field: &str,
+    own: bool,
+) -> ApiResult<()> {
+    let a = app
+        .store
+        .agent(tenant, agent_id)
+        .await?
+        .ok_or_else(|| ApiError::field(field, "no such agent"))?;
+    let whose = if own {
+        "your".to_string()
+    } else {
+        format!("agent {} ({})'s", a.display_name, a.username)
+    };
+    if signed_in && a.agent.presence == "offline" {
+        return Err(ApiError::Conflict(if own {
+            "you are signed out (offline)".into()
+        } else {
+            format!(
+                "agent {} ({}) is signed out (offline)",
+                a.display_name, a.username
+            )
+        }));
+    }
+    let Some(username) = &a.agent.sip_username else {
+        return Err(ApiError::Conflict(format!(
+            "{whose} phone cannot ring: no phone account"
+        )));
+    };
+    if t.registrations(username).is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "{whose} phone cannot ring: no phone is registered as {username}"
+        )));
+    }
+    Ok(())
+}
+
+/// Outside numbers are dialed through the tenant's trunk; without one nothing can be.
+fn outbound_route(t: &Telephony, tenant: i64) -> ApiResult<()> {
+    if t.has_outbound_route(tenant) {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(
+            "no outbound route: this center has no trunk to call outside numbers through".into(),
+        ))
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldInput {
@@ -77,7 +137,7 @@ pub struct HoldInput {
 pub async fn hold(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<HoldInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -104,7 +164,7 @@ pub struct RecordingInput {
 pub async fn pause_recording(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<RecordingInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -132,7 +192,7 @@ pub struct MonitorInput {
 pub async fn monitor(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<MonitorInput>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
@@ -142,13 +202,21 @@ pub async fn monitor(
         "barge" => MonitorMode::Barge,
         _ => return Err(ApiError::field("mode", "must be listen, whisper or barge")),
     };
+    let t = telephony(&app)?;
     let supervisor = who.agent_id.ok_or_else(|| {
-        ApiError::field(
-            "agent_id",
-            "you need an agent profile with a phone to monitor",
-        )
+        ApiError::Conflict("your phone cannot ring: you have no agent profile with a phone".into())
     })?;
     own_call(&app, &who, id).await?;
+    phone_reachable(
+        &app,
+        t,
+        who.tenant_id(),
+        supervisor,
+        false,
+        "agent_id",
+        true,
+    )
+    .await?;
     run(
         &app,
         CallCommand::Monitor {
@@ -166,12 +234,12 @@ pub async fn monitor(
 pub async fn stop_monitor(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
-    let supervisor = who
-        .agent_id
-        .ok_or_else(|| ApiError::field("agent_id", "you have no agent profile"))?;
+    let supervisor = who.agent_id.ok_or_else(|| {
+        ApiError::Conflict("you are not monitoring: you have no agent profile".into())
+    })?;
     own_call(&app, &who, id).await?;
     run(
         &app,
@@ -194,18 +262,22 @@ pub struct PartyInput {
     pub number: Option<String>,
 }
 
+/// The party to ring, refused up front when it cannot be rung (see [`phone_reachable`],
+/// [`outbound_route`]).
 async fn party(app: &App, who: &AuthUser, p: PartyInput) -> ApiResult<Party> {
+    let t = telephony(app)?;
+    let tenant = who.tenant_id();
     match (p.agent_id, p.number) {
         (Some(a), None) => {
-            if app.store.agent(who.tenant_id(), a).await?.is_none() {
-                return Err(ApiError::field("agent_id", "no such agent"));
-            }
+            phone_reachable(app, t, tenant, a, true, "agent_id", who.agent_id == Some(a)).await?;
             Ok(Party::Agent(a))
         }
         (None, Some(n)) => {
-            let region = super::region(app, who.tenant_id()).await?;
-            normalize_phone(&n, &region).map_err(|e| ApiError::field("number", e.to_string()))?;
-            Ok(Party::Number(n))
+            let region = super::region(app, tenant).await?;
+            let e164 = normalize_phone(&n, &region)
+                .map_err(|e| ApiError::field("number", e.to_string()))?;
+            outbound_route(t, tenant)?;
+            Ok(Party::Number(e164))
         }
         _ => {
             let mut e = FieldErrors::new();
@@ -222,7 +294,7 @@ async fn party(app: &App, who: &AuthUser, p: PartyInput) -> ApiResult<Party> {
 pub async fn consult(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PartyInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -236,7 +308,7 @@ pub async fn consult(
 pub async fn consult_complete(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::ConsultComplete { contact: id }).await
@@ -248,7 +320,7 @@ pub async fn consult_complete(
 pub async fn conference(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::Conference { contact: id }).await
@@ -260,20 +332,20 @@ pub async fn conference(
 pub async fn consult_cancel(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
     run(&app, CallCommand::ConsultCancel { contact: id }).await
 }
 
-/// Blind transfer to an agent or an external number: the agent leaves at once. An agent
-/// who does not answer sends the call back to its queue. (To a queue: /transfer.)
+/// Blind transfer to an agent or an external number: the agent leaves at once. A target
+/// that does not answer sends the call back to its queue. (To a queue: /transfer.)
 #[utoipa::path(post, path = "/api/contacts/{id}/blind-transfer", tag = "calls", params(("id" = i64, Path)), request_body = PartyInput,
     responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn blind_transfer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PartyInput>,
 ) -> ApiResult<StatusCode> {
     own_call(&app, &who, id).await?;
@@ -287,7 +359,7 @@ pub async fn blind_transfer(
 pub async fn hangup(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     let c = own_call(&app, &who, id).await?;
     // The contact's reason says who ended it: its agent, or a supervisor from outside.
@@ -316,7 +388,9 @@ pub struct ClickToCallInput {
 }
 
 /// Click-to-call (発信): the agent's phone rings first, then the customer is dialed through
-/// the tenant's trunk with its caller ID. The agent must be signed in and free.
+/// the tenant's trunk with its caller ID. The agent must be signed in and free, with a
+/// registered phone, and the center must have an outbound trunk (409 naming what is
+/// missing). A phone that then does not answer ends the contact, recorded as failed.
 #[utoipa::path(post, path = "/api/calls", tag = "calls", request_body = ClickToCallInput,
     responses((status = 201, body = ContactView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn click_to_call(
@@ -363,6 +437,19 @@ pub async fn click_to_call(
     }
     e.into_result()?;
     let e164 = e164.expect("checked");
+    // The agent's phone rings first, then the number is dialed through the trunk: both
+    // must be possible before a contact is made.
+    outbound_route(t, tenant)?;
+    phone_reachable(
+        &app,
+        t,
+        tenant,
+        agent,
+        true,
+        "agent_id",
+        who.agent_id == Some(agent),
+    )
+    .await?;
     if customer_id.is_none() {
         customer_id = app.store.customer_id_by_phone(tenant, &e164).await?;
     }
@@ -438,7 +525,7 @@ impl From<&RecordingRow> for RecordingView {
 pub async fn list_recordings(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<RecordingView>>> {
     who.require(Role::Supervisor)?;
     let all = app.store.recordings(who.tenant_id(), id).await?;
@@ -451,7 +538,7 @@ pub async fn list_recordings(
 pub async fn download_recording(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
     who.require(Role::Supervisor)?;
     let r = app

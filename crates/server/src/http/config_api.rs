@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use tsunagu_store::rows::*;
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use super::App;
 use crate::center::mapping::Requirement;
 use crate::dto::*;
@@ -150,7 +150,7 @@ pub async fn create_skill(
 pub async fn update_skill(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<SkillInput>,
 ) -> ApiResult<Json<SkillView>> {
     who.require(Role::Admin)?;
@@ -174,7 +174,7 @@ pub async fn update_skill(
 pub async fn delete_skill(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     let queues = app.store.queues(who.tenant_id()).await?;
@@ -408,7 +408,7 @@ pub async fn list_queues(
 pub async fn get_queue(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<QueueView>> {
     let q = app
         .store
@@ -445,7 +445,7 @@ pub async fn create_queue(
 pub async fn update_queue(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<QueueInput>,
 ) -> ApiResult<Json<QueueView>> {
     who.require(Role::Admin)?;
@@ -472,7 +472,7 @@ pub async fn update_queue(
 pub async fn delete_queue(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     app.store
@@ -507,6 +507,7 @@ pub struct DispositionInput {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DispositionFilter {
     /// Only codes usable in this queue (its own and the global ones).
     pub queue_id: Option<i64>,
@@ -552,7 +553,7 @@ async fn disposition_row(
 pub async fn list_dispositions(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(f): Query<DispositionFilter>,
+    ApiQuery(f): ApiQuery<DispositionFilter>,
 ) -> ApiResult<Json<Vec<DispositionView>>> {
     let all = app.store.dispositions(who.tenant_id()).await?;
     Ok(Json(
@@ -581,7 +582,7 @@ pub async fn create_disposition(
 pub async fn update_disposition(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<DispositionInput>,
 ) -> ApiResult<Json<DispositionView>> {
     who.require(Role::Admin)?;
@@ -603,7 +604,7 @@ pub async fn update_disposition(
 pub async fn delete_disposition(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     app.store.delete_disposition(who.tenant_id(), id).await?;
@@ -640,7 +641,7 @@ pub async fn list_reasons(
 pub async fn put_reason(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(input): ApiJson<ReasonInput>,
 ) -> ApiResult<Json<ReasonView>> {
     who.require(Role::Admin)?;
@@ -666,7 +667,7 @@ pub async fn put_reason(
 pub async fn delete_reason(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if code == tsunagu_domain::reason::MISSED_OFFERS {

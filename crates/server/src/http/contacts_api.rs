@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -19,7 +19,8 @@ use utoipa::ToSchema;
 
 use super::auth::AuthUser;
 use super::config_api::check_requirements;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use super::input::{cursor, page_limit};
 use super::App;
 use crate::center::mapping::Requirement;
 use crate::center::{AgentCommand, NewContact};
@@ -95,9 +96,7 @@ pub async fn create_contact(
     }
     e.range("priority", input.priority, 0, 10);
     if let Some(s) = &input.subject {
-        if s.chars().count() > 500 {
-            e.add("subject", "must be at most 500 characters");
-        }
+        e.line("subject", s, 500);
     }
     let attributes = input
         .attributes
@@ -171,6 +170,7 @@ pub async fn create_contact(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ContactQuery {
     /// queued, offered, connected, wrap_up, completed, abandoned or timed_out
     pub status: Option<String>,
@@ -179,6 +179,7 @@ pub struct ContactQuery {
     pub customer_id: Option<i64>,
     /// Continue after this id (newest first).
     pub before: Option<i64>,
+    /// 1-500, default 50.
     pub limit: Option<i64>,
 }
 
@@ -188,7 +189,7 @@ pub struct ContactQuery {
 pub async fn list_contacts(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(q): Query<ContactQuery>,
+    ApiQuery(q): ApiQuery<ContactQuery>,
 ) -> ApiResult<Json<Vec<ContactView>>> {
     let agent_id = if who.is_supervisor() {
         q.agent_id
@@ -211,8 +212,8 @@ pub async fn list_contacts(
         agent_id,
         queue_id: q.queue_id,
         customer_id: q.customer_id,
-        before_id: q.before,
-        limit: q.limit.unwrap_or(50),
+        before_id: cursor(q.before)?,
+        limit: page_limit(q.limit, 50, 500)?,
     };
     Ok(Json(
         app.store
@@ -256,7 +257,7 @@ async fn visible_contact(
 pub async fn get_contact(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ContactDetail>> {
     let (c, events) = visible_contact(&app, &who, id).await?;
     let notes = app.store.contact_notes(who.tenant_id(), id).await?;
@@ -325,7 +326,7 @@ fn contact_result(row: Option<ContactRow>) -> ApiResult<Json<ContactView>> {
 pub async fn accept(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: AgentAction = body_or_default(req, &app).await?;
@@ -349,7 +350,7 @@ pub async fn accept(
 pub async fn reject(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     req: axum::extract::Request,
 ) -> ApiResult<StatusCode> {
     let body: AgentAction = body_or_default(req, &app).await?;
@@ -383,16 +384,14 @@ pub struct EndInput {
 pub async fn end(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: EndInput = body_or_default(req, &app).await?;
-    if body
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 200)
-    {
-        return Err(ApiError::field("reason", "must be at most 200 characters"));
+    if let Some(r) = &body.reason {
+        let mut e = FieldErrors::new();
+        e.line("reason", r, 200);
+        e.into_result()?;
     }
     let agent_id = if who.is_supervisor() && body.agent_id.is_none() {
         None
@@ -437,7 +436,7 @@ pub struct WrapUpInput {
 pub async fn wrap_up(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: WrapUpInput = body_or_default(req, &app).await?;
@@ -478,12 +477,12 @@ pub struct NoteInput {
 pub async fn add_note(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<NoteView>)> {
     who.require(Role::Agent)?;
     let mut e = FieldErrors::new();
-    e.text("body", &input.body, 10_000);
+    e.multiline("body", &input.body, 10_000);
     e.into_result()?;
     visible_contact(&app, &who, id).await?;
     let now = app.clock.now_ms();
@@ -521,7 +520,7 @@ pub struct TransferInput {
 pub async fn transfer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TransferInput>,
 ) -> ApiResult<Json<ContactView>> {
     if input

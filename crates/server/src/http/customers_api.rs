@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -16,7 +16,8 @@ use tsunagu_store::{CustomerSearch, Store};
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use super::input::{cursor, page_limit};
 use super::{region, App};
 use crate::dto::*;
 
@@ -57,14 +58,10 @@ fn customer_full(
     let mut e = FieldErrors::new();
     e.text("display_name", &input.display_name, 200);
     if let Some(k) = &input.name_kana {
-        if k.chars().count() > 200 {
-            e.add("name_kana", "must be at most 200 characters");
-        }
+        e.line("name_kana", k, 200);
     }
     if let Some(c) = &input.company {
-        if c.chars().count() > 200 {
-            e.add("company", "must be at most 200 characters");
-        }
+        e.line("company", c, 200);
     }
     if input.phones.len() > 20 {
         e.add("phones", "at most 20 numbers");
@@ -150,11 +147,13 @@ pub async fn with_timeline(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerQuery {
     /// Part of the name, kana or company.
     pub q: Option<String>,
     /// Continue after this id (pages go newest first).
     pub before: Option<i64>,
+    /// 1-500, default 50.
     pub limit: Option<i64>,
 }
 
@@ -163,12 +162,15 @@ pub struct CustomerQuery {
 pub async fn list_customers(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(q): Query<CustomerQuery>,
+    ApiQuery(q): ApiQuery<CustomerQuery>,
 ) -> ApiResult<Json<Vec<CustomerSummary>>> {
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::field("q", "must be at most 200 characters"));
+    }
     let search = CustomerSearch {
         text: q.q.filter(|s| !s.trim().is_empty()),
-        before_id: q.before,
-        limit: q.limit.unwrap_or(50),
+        before_id: cursor(q.before)?,
+        limit: page_limit(q.limit, 50, 500)?,
     };
     Ok(Json(
         app.store
@@ -200,7 +202,7 @@ pub async fn create_customer(
 pub async fn get_customer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CustomerWithTimeline>> {
     let c = app
         .store
@@ -216,7 +218,7 @@ pub async fn get_customer(
 pub async fn update_customer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> ApiResult<Json<CustomerView>> {
     let old = app
@@ -239,7 +241,7 @@ pub async fn update_customer(
 pub async fn delete_customer(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Supervisor)?;
     app.store.delete_customer(who.tenant_id(), id).await?;
@@ -247,11 +249,12 @@ pub async fn delete_customer(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct LookupQuery {
     /// A phone number in any usual form.
     pub phone: Option<String>,
     pub email: Option<String>,
-    /// How many past contacts to include per customer (default 20).
+    /// How many past contacts to include per customer: 0-200, default 20.
     pub history: Option<i64>,
 }
 
@@ -262,11 +265,17 @@ pub struct LookupQuery {
 pub async fn lookup(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(q): Query<LookupQuery>,
+    ApiQuery(q): ApiQuery<LookupQuery>,
 ) -> ApiResult<Json<Vec<CustomerWithTimeline>>> {
     let tenant = who.tenant_id();
-    let history = q.history.unwrap_or(20).clamp(0, 200);
+    let history = q.history.unwrap_or(20);
+    if !(0..=200).contains(&history) {
+        return Err(ApiError::field("history", "must be between 0 and 200"));
+    }
     let found = match (&q.phone, &q.email) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field("email", "give phone or email, not both"))
+        }
         (Some(p), _) => {
             let region = region(&app, tenant).await?;
             let n =

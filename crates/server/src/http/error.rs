@@ -1,15 +1,16 @@
 //! API errors: every refusal is a 4xx with a JSON body that says what is wrong and, for bad
 //! input, which field.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tsunagu_domain::validate::{FieldError, FieldErrors};
 use tsunagu_store::StoreError;
 use utoipa::ToSchema;
 
+pub use super::input::{ApiJson, ApiPath, ApiQuery};
 use crate::center::CenterError;
 
 #[derive(Debug)]
@@ -19,6 +20,10 @@ pub enum ApiError {
     Forbidden(&'static str),
     NotFound(String),
     Conflict(String),
+    /// The body is not `application/json` (415).
+    UnsupportedMediaType,
+    /// The body is over the limit (413).
+    TooLarge,
     TooManyRequests(u64),
     Unavailable(String),
     Internal(String),
@@ -27,7 +32,8 @@ pub enum ApiError {
 /// The body of every error response.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// invalid, unauthorized, forbidden, not_found, conflict, too_many_requests,
+    /// invalid, bad_request, unauthorized, forbidden, not_found, method_not_allowed,
+    /// timeout, conflict, payload_too_large, unsupported_media_type, too_many_requests,
     /// unavailable or internal
     pub error: &'static str,
     pub message: String,
@@ -79,6 +85,24 @@ impl IntoResponse for ApiError {
                 vec![],
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json".into(),
+                vec![FieldErrorBody {
+                    field: "content-type".into(),
+                    message: "must be application/json".into(),
+                }],
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {} bytes", super::BODY_LIMIT),
+                vec![FieldErrorBody {
+                    field: "body".into(),
+                    message: format!("must be at most {} bytes", super::BODY_LIMIT),
+                }],
+            ),
             ApiError::TooManyRequests(secs) => {
                 let mut r = (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -154,56 +178,72 @@ impl From<FieldErrors> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON body whose decoding errors name the field (`queue.strategy: unknown variant …`).
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // Requiring a JSON content type also keeps plain HTML forms on other sites from
-        // posting with a user's cookie.
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(ApiError::field(
-                "body",
-                "expected Content-Type: application/json",
-            ));
+/// The error body for a refusal made outside the handlers — by axum (405, a rejected
+/// WebSocket upgrade), the body limit (413) or the timeout (408) — whose own body is plain
+/// text or empty.
+fn replacement(status: StatusCode, text: &str) -> Response {
+    let (error, message, fields) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => return ApiError::TooLarge.into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            return ApiError::UnsupportedMediaType.into_response()
         }
-        let bytes = match axum::body::Bytes::from_request(req.map(|b| b), state).await {
-            Ok(b) => b,
-            Err(e) => return Err(ApiError::field("body", e.body_text())),
-        };
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(e) => {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                // serde reports a missing field at its parent: name the field itself.
-                let missing = message
-                    .strip_prefix("missing field `")
-                    .and_then(|m| m.split('`').next());
-                let field = match (path.as_str(), missing) {
-                    ("." | "", Some(m)) => m.to_string(),
-                    (p, Some(m)) => format!("{p}.{m}"),
-                    ("." | "", None) => "body".to_string(),
-                    (p, None) => p.to_string(),
-                };
-                Err(ApiError::field(&field, message))
-            }
+        StatusCode::NOT_FOUND => ("not_found", "this path not found".to_string(), vec![]),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this path".to_string(),
+            vec![],
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long".to_string(), vec![]),
+        s if s.is_server_error() => ("internal", "internal error".to_string(), vec![]),
+        _ => (
+            "bad_request",
+            if text.trim().is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_string()
+            } else {
+                text.trim().to_string()
+            },
+            vec![],
+        ),
+    };
+    (
+        status,
+        axum::Json(ErrorBody {
+            error,
+            message,
+            fields,
+        }),
+    )
+        .into_response()
+}
+
+/// Middleware: every error response is JSON ([`ErrorBody`]). Handlers' errors already are;
+/// this rewrites the ones made by the framework and the layers around the handlers, keeping
+/// the status and the headers that matter (`Allow`, `Retry-After`).
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    // Framework rejections are short; what cannot be read is not worth repeating.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let mut out = replacement(status, &text);
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
         }
     }
+    out
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tsunagu_domain::kpi::Kpis;
@@ -11,7 +11,7 @@ use tsunagu_store::rows::TenantRow;
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
 use super::App;
 use crate::center::actor::start_of_day;
 use crate::dto::{ts, AgentStateView};
@@ -109,6 +109,7 @@ pub struct KpiReport {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct KpiParams {
     /// Start: RFC 3339 time, a local date (2026-01-05, in the center's zone) or Unix ms.
     /// Default: today 00:00 local.
@@ -120,25 +121,33 @@ pub struct KpiParams {
     pub queue_id: Option<i64>,
 }
 
-/// Parses a time bound: RFC 3339, a local date, or Unix milliseconds.
+/// The latest time a bound may name: the end of year 9999 (Unix ms).
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// Parses a time bound: RFC 3339, a local date, or Unix milliseconds (from 1970 to 9999).
 pub fn parse_time(field: &str, s: &str, zone: &str) -> ApiResult<i64> {
     let s = s.trim();
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t.as_millisecond());
-    }
-    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+    let ms = if let Ok(ms) = s.parse::<i64>() {
+        Some(ms)
+    } else if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        Some(t.as_millisecond())
+    } else if let Ok(d) = s.parse::<jiff::civil::Date>() {
         let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
-        if let Ok(z) = d.to_zoned(tz) {
-            return Ok(z.timestamp().as_millisecond());
-        }
+        d.to_zoned(tz).ok().map(|z| z.timestamp().as_millisecond())
+    } else {
+        None
+    };
+    match ms {
+        Some(ms) if (0..=MAX_TIME_MS).contains(&ms) => Ok(ms),
+        Some(_) => Err(ApiError::field(
+            field,
+            "must be between 1970-01-01 and 9999-12-31",
+        )),
+        None => Err(ApiError::field(
+            field,
+            "must be an RFC 3339 time, a date (YYYY-MM-DD) or Unix milliseconds",
+        )),
     }
-    Err(ApiError::field(
-        field,
-        "must be an RFC 3339 time, a date (YYYY-MM-DD) or Unix milliseconds",
-    ))
 }
 
 /// A report's range from the `from`/`to` parameters: `from` defaults to local midnight,
@@ -185,7 +194,7 @@ pub(super) async fn tenant(app: &App, who: &AuthUser) -> ApiResult<TenantRow> {
 pub async fn queue_kpis(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(p): Query<KpiParams>,
+    ApiQuery(p): ApiQuery<KpiParams>,
 ) -> ApiResult<Json<KpiReport>> {
     who.require(Role::Supervisor)?;
     let t = tenant(&app, &who).await?;
@@ -271,6 +280,7 @@ pub struct IvrKpiReport {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct IvrKpiParams {
     /// Start: RFC 3339 time, a local date or Unix ms. Default: today 00:00 local.
     pub from: Option<String>,
@@ -284,7 +294,7 @@ pub struct IvrKpiParams {
 pub async fn ivr_kpis(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Query(p): Query<IvrKpiParams>,
+    ApiQuery(p): ApiQuery<IvrKpiParams>,
 ) -> ApiResult<Json<IvrKpiReport>> {
     who.require(Role::Supervisor)?;
     let t = tenant(&app, &who).await?;

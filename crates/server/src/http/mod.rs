@@ -10,9 +10,11 @@ pub mod config_api;
 pub mod contacts_api;
 pub mod customers_api;
 pub mod error;
+pub mod input;
 pub mod kpi_api;
 pub mod ops;
 pub mod people_api;
+pub mod strict;
 pub mod telephony_api;
 pub mod ws;
 
@@ -115,112 +117,212 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The routes being gathered, with the schemas each brings, to find two types that share a
+/// schema name: utoipa keys schemas by name only, so the second would silently replace the
+/// first and the document would describe one type with the other's shape.
+struct Routes {
+    router: OpenApiRouter<Arc<App>>,
+    schemas: std::collections::BTreeMap<String, serde_json::Value>,
+    clashes: std::collections::BTreeSet<String>,
+}
+
+impl Routes {
+    fn new() -> Routes {
+        Routes {
+            router: OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            schemas: Default::default(),
+            clashes: Default::default(),
+        }
+    }
+
+    fn add(mut self, r: utoipa_axum::router::UtoipaMethodRouter<Arc<App>>) -> Routes {
+        for (name, schema) in &r.0 {
+            let shape = serde_json::to_value(schema).unwrap_or_default();
+            match self.schemas.get(name) {
+                Some(seen) if *seen != shape => {
+                    self.clashes.insert(name.clone());
+                }
+                Some(_) => {}
+                None => {
+                    self.schemas.insert(name.clone(), shape);
+                }
+            }
+        }
+        self.router = self.router.routes(r);
+        self
+    }
+}
+
 /// The routes and the OpenAPI document describing them.
 pub fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::openapi))
-        .routes(routes!(auth::login))
-        .routes(routes!(auth::logout))
-        .routes(routes!(auth::me))
-        .routes(routes!(auth::change_password))
-        .routes(routes!(auth::create_token, auth::list_tokens))
-        .routes(routes!(auth::revoke_token))
-        .routes(routes!(config_api::get_tenant, config_api::put_tenant))
-        .routes(routes!(config_api::list_skills, config_api::create_skill))
-        .routes(routes!(config_api::update_skill, config_api::delete_skill))
-        .routes(routes!(config_api::list_queues, config_api::create_queue))
-        .routes(routes!(
+    let (router, mut doc) = build().router.split_for_parts();
+    common_responses(&mut doc);
+    (router, doc)
+}
+
+/// Documents the refusals every operation of a kind can answer, made by the extractors
+/// rather than the handler: 401 for what needs a credential; 422 for what takes
+/// parameters or a body (each field named); 413 and 415 for a JSON body; 503 when storage
+/// is down. All with the error body.
+fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.is_some();
+            let takes_input =
+                op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = op.request_body.is_some();
+            let r = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                r.entry(code.to_string())
+                    .or_insert_with(|| error(description).into());
+            };
+            if secured {
+                add("401", "no credential, or an expired or revoked one");
+                add("503", "storage is unavailable; nothing was changed");
+            }
+            if takes_input {
+                add("422", "bad input; each field at fault is named");
+            }
+            if has_body {
+                add("413", "the body is over the limit (1 MiB)");
+                add("415", "the body is not application/json");
+            }
+        }
+    }
+}
+
+/// Schema names that two different types of the API share (a test keeps this empty).
+pub fn openapi_schema_clashes() -> Vec<String> {
+    build().clashes.into_iter().collect()
+}
+
+fn build() -> Routes {
+    Routes::new()
+        .add(routes!(ops::healthz))
+        .add(routes!(ops::metrics))
+        .add(routes!(ops::openapi))
+        .add(routes!(auth::login))
+        .add(routes!(auth::logout))
+        .add(routes!(auth::me))
+        .add(routes!(auth::change_password))
+        .add(routes!(auth::create_token, auth::list_tokens))
+        .add(routes!(auth::revoke_token))
+        .add(routes!(config_api::get_tenant, config_api::put_tenant))
+        .add(routes!(config_api::list_skills, config_api::create_skill))
+        .add(routes!(config_api::update_skill, config_api::delete_skill))
+        .add(routes!(config_api::list_queues, config_api::create_queue))
+        .add(routes!(
             config_api::get_queue,
             config_api::update_queue,
             config_api::delete_queue
         ))
-        .routes(routes!(
+        .add(routes!(
             config_api::list_dispositions,
             config_api::create_disposition
         ))
-        .routes(routes!(
+        .add(routes!(
             config_api::update_disposition,
             config_api::delete_disposition
         ))
-        .routes(routes!(config_api::list_reasons))
-        .routes(routes!(config_api::put_reason, config_api::delete_reason))
-        .routes(routes!(people_api::list_users, people_api::create_user))
-        .routes(routes!(people_api::update_user, people_api::delete_user))
-        .routes(routes!(people_api::list_agents, people_api::create_agent))
-        .routes(routes!(people_api::get_agent, people_api::update_agent))
-        .routes(routes!(people_api::set_state))
-        .routes(routes!(people_api::state_history))
-        .routes(routes!(
+        .add(routes!(config_api::list_reasons))
+        .add(routes!(config_api::put_reason, config_api::delete_reason))
+        .add(routes!(people_api::list_users, people_api::create_user))
+        .add(routes!(people_api::update_user, people_api::delete_user))
+        .add(routes!(people_api::list_agents, people_api::create_agent))
+        .add(routes!(people_api::get_agent, people_api::update_agent))
+        .add(routes!(people_api::set_state))
+        .add(routes!(people_api::state_history))
+        .add(routes!(
             customers_api::list_customers,
             customers_api::create_customer
         ))
-        .routes(routes!(customers_api::lookup))
-        .routes(routes!(
+        .add(routes!(customers_api::lookup))
+        .add(routes!(
             customers_api::get_customer,
             customers_api::update_customer,
             customers_api::delete_customer
         ))
-        .routes(routes!(
+        .add(routes!(
             contacts_api::list_contacts,
             contacts_api::create_contact
         ))
-        .routes(routes!(contacts_api::get_contact))
-        .routes(routes!(contacts_api::accept))
-        .routes(routes!(contacts_api::reject))
-        .routes(routes!(contacts_api::end))
-        .routes(routes!(contacts_api::wrap_up))
-        .routes(routes!(contacts_api::add_note))
-        .routes(routes!(contacts_api::transfer))
-        .routes(routes!(calls_api::hold))
-        .routes(routes!(calls_api::pause_recording))
-        .routes(routes!(calls_api::monitor, calls_api::stop_monitor))
-        .routes(routes!(calls_api::consult))
-        .routes(routes!(calls_api::consult_complete))
-        .routes(routes!(calls_api::conference))
-        .routes(routes!(calls_api::consult_cancel))
-        .routes(routes!(calls_api::blind_transfer))
-        .routes(routes!(calls_api::hangup))
-        .routes(routes!(calls_api::click_to_call))
-        .routes(routes!(calls_api::list_recordings))
-        .routes(routes!(calls_api::download_recording))
-        .routes(routes!(calls_api::stats))
-        .routes(routes!(telephony_api::list_flows))
-        .routes(routes!(
+        .add(routes!(contacts_api::get_contact))
+        .add(routes!(contacts_api::accept))
+        .add(routes!(contacts_api::reject))
+        .add(routes!(contacts_api::end))
+        .add(routes!(contacts_api::wrap_up))
+        .add(routes!(contacts_api::add_note))
+        .add(routes!(contacts_api::transfer))
+        .add(routes!(calls_api::hold))
+        .add(routes!(calls_api::pause_recording))
+        .add(routes!(calls_api::monitor, calls_api::stop_monitor))
+        .add(routes!(calls_api::consult))
+        .add(routes!(calls_api::consult_complete))
+        .add(routes!(calls_api::conference))
+        .add(routes!(calls_api::consult_cancel))
+        .add(routes!(calls_api::blind_transfer))
+        .add(routes!(calls_api::hangup))
+        .add(routes!(calls_api::click_to_call))
+        .add(routes!(calls_api::list_recordings))
+        .add(routes!(calls_api::download_recording))
+        .add(routes!(calls_api::stats))
+        .add(routes!(telephony_api::list_flows))
+        .add(routes!(
             telephony_api::get_flow,
             telephony_api::put_flow,
             telephony_api::delete_flow
         ))
-        .routes(routes!(telephony_api::list_numbers))
-        .routes(routes!(
+        .add(routes!(telephony_api::list_numbers))
+        .add(routes!(
             telephony_api::put_number,
             telephony_api::delete_number
         ))
-        .routes(routes!(
+        .add(routes!(
             telephony_api::get_phone,
             telephony_api::put_phone,
             telephony_api::delete_phone
         ))
-        .routes(routes!(kpi_api::queue_kpis))
-        .routes(routes!(kpi_api::ivr_kpis))
-        .routes(routes!(kpi_api::realtime))
-        .routes(routes!(ws::events))
-        .split_for_parts()
+        .add(routes!(kpi_api::queue_kpis))
+        .add(routes!(kpi_api::ivr_kpis))
+        .add(routes!(kpi_api::realtime))
+        .add(routes!(ws::events))
 }
 
-/// Adds the cross-cutting layers: request metrics, tracing, body limit, timeout, 404s.
+/// The largest request body, in bytes.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Adds the cross-cutting layers: request metrics, tracing, body limit, timeout, 404s, and
+/// JSON bodies for the errors those layers and the framework make.
 pub fn finish(router: Router<Arc<App>>, app: Arc<App>) -> Router {
     router
         .route("/", axum::routing::get(ops::index))
         .fallback(|| async { error::ApiError::not_found("this path").into_response() })
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(app)
 }
 
@@ -249,4 +351,14 @@ async fn region(app: &App, tenant: i64) -> ApiResult<String> {
         .await?
         .map(|t| t.default_region)
         .unwrap_or_else(|| "JP".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Regression: `CustomerInput.phones` pointed at the phone-account schema, because two
+    /// input types were both called `PhoneInput`.
+    #[test]
+    fn every_schema_name_belongs_to_one_type() {
+        assert_eq!(super::openapi_schema_clashes(), Vec::<String>::new());
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use tsunagu_store::rows::*;
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use super::App;
 use crate::auth::password;
 use crate::center::actor::parse_presence;
@@ -137,7 +137,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<UserUpdate>,
 ) -> ApiResult<Json<UserView>> {
     who.require(Role::Admin)?;
@@ -180,7 +180,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     if id == who.user.id {
@@ -358,7 +358,7 @@ pub async fn list_agents(
 pub async fn get_agent(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AgentView>> {
     let a = app
         .store
@@ -463,7 +463,7 @@ pub async fn create_agent(
 pub async fn update_agent(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AgentProfileInput>,
 ) -> ApiResult<Json<AgentView>> {
     who.require(Role::Admin)?;
@@ -517,7 +517,7 @@ pub struct StateInput {
 pub async fn set_state(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StateInput>,
 ) -> ApiResult<Json<AgentView>> {
     let agent_id = who.acting_agent(Some(id))?;
@@ -567,11 +567,13 @@ pub async fn set_state(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// RFC 3339, local date or Unix ms; default: today 00:00 in the center's zone.
     pub from: Option<String>,
     /// Default: now.
     pub to: Option<String>,
+    /// 1-5000, default 500.
     pub limit: Option<i64>,
 }
 
@@ -592,9 +594,10 @@ pub struct AgentStateChange {
 pub async fn state_history(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
-    axum::extract::Query(p): axum::extract::Query<HistoryParams>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> ApiResult<Json<Vec<AgentStateChange>>> {
+    let limit = super::input::page_limit(p.limit, 500, 5000)?;
     let agent_id = who.acting_agent(Some(id))?;
     let tenant = super::kpi_api::tenant(&app, &who).await?;
     app.store
@@ -609,9 +612,12 @@ pub async fn state_history(
         now,
         now + 1,
     )?;
+    if to <= from {
+        return Err(ApiError::field("to", "must be after from"));
+    }
     let rows = app
         .store
-        .agent_state_history(tenant.id, agent_id, from, to, p.limit.unwrap_or(500))
+        .agent_state_history(tenant.id, agent_id, from, to, limit)
         .await?;
     Ok(Json(
         rows.iter()

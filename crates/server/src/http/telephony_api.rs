@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use tsunagu_store::{FlowRow, NumberRow};
 use utoipa::ToSchema;
 
 use super::auth::AuthUser;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::App;
 use crate::dto::ts;
 use crate::telephony::flows::FlowLoadError;
@@ -82,7 +82,7 @@ pub async fn list_flows(
 pub async fn get_flow(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<FlowView>> {
     who.require(Role::Supervisor)?;
     let f = app
@@ -106,7 +106,7 @@ pub async fn get_flow(
 pub async fn put_flow(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<FlowInput>,
 ) -> ApiResult<Json<FlowView>> {
     who.require(Role::Admin)?;
@@ -154,7 +154,7 @@ pub async fn put_flow(
 pub async fn delete_flow(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     let tenant = who.tenant_id();
@@ -207,29 +207,30 @@ pub async fn list_numbers(
     ))
 }
 
+/// A dialed number as it is stored: `*`, a full number in E.164, or a short number (an
+/// extension behind a PBX) as its digits — the phone-number rule of every other entry point.
+async fn stored_number(app: &App, tenant: i64, number: &str) -> ApiResult<String> {
+    if number == "*" {
+        return Ok(number.to_string());
+    }
+    let region = super::region(app, tenant).await?;
+    tsunagu_domain::phone::dial_string(number, &region, false)
+        .map_err(|e| ApiError::field("number", e.to_string()))
+}
+
+/// Make a dialed number reach a flow. Full numbers are stored in E.164 (a call matches
+/// whether the carrier sends them national or international), short ones as their digits.
 #[utoipa::path(put, path = "/api/numbers/{number}", tag = "telephony", params(("number" = String, Path)), request_body = NumberInput,
     responses((status = 200, body = NumberView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn put_number(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<NumberInput>,
 ) -> ApiResult<Json<NumberView>> {
     who.require(Role::Admin)?;
     let tenant = who.tenant_id();
-    let ok = number == "*"
-        || (number.len() <= 32
-            && number
-                .trim_start_matches('+')
-                .chars()
-                .all(|c| c.is_ascii_digit())
-            && !number.is_empty());
-    if !ok {
-        return Err(ApiError::field(
-            "number",
-            "must be digits (optionally +) or *",
-        ));
-    }
+    let number = stored_number(&app, tenant, &number).await?;
     if app.store.flow(tenant, &input.flow).await?.is_none() {
         return Err(ApiError::field("flow", "no such flow"));
     }
@@ -251,15 +252,23 @@ pub async fn put_number(
 pub async fn delete_number(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
-    app.store.delete_number(who.tenant_id(), &number).await?;
+    let tenant = who.tenant_id();
+    let stored = stored_number(&app, tenant, &number).await?;
+    match app.store.delete_number(tenant, &stored).await {
+        // A number stored before numbers were normalized is found as written.
+        Err(tsunagu_store::StoreError::NotFound(_)) if stored != number => {
+            app.store.delete_number(tenant, &number).await?
+        }
+        r => r?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PhoneView {
+pub struct PhoneAccountView {
     /// The SIP username the phone registers with (realm "tsunagu").
     pub username: Option<String>,
     pub registrations: Vec<RegistrationView>,
@@ -276,7 +285,7 @@ pub struct RegistrationView {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PhoneInput {
+pub struct PhoneAccountInput {
     /// SIP username (default: the agent's login name).
     #[serde(default)]
     pub username: Option<String>,
@@ -286,12 +295,12 @@ pub struct PhoneInput {
 
 /// An agent's phone account and where the phone is registered now.
 #[utoipa::path(get, path = "/api/agents/{id}/phone", tag = "telephony", params(("id" = i64, Path)),
-    responses((status = 200, body = PhoneView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PhoneAccountView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_phone(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<PhoneView>> {
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PhoneAccountView>> {
     if !who.is_supervisor() && who.agent_id != Some(id) {
         return Err(ApiError::Forbidden("agents see only their own phone"));
     }
@@ -314,21 +323,21 @@ pub async fn get_phone(
             .collect(),
         _ => vec![],
     };
-    Ok(Json(PhoneView {
+    Ok(Json(PhoneAccountView {
         username: a.agent.sip_username,
         registrations,
     }))
 }
 
 /// Set an agent's phone account (SIP digest credentials).
-#[utoipa::path(put, path = "/api/agents/{id}/phone", tag = "telephony", params(("id" = i64, Path)), request_body = PhoneInput,
-    responses((status = 200, body = PhoneView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/agents/{id}/phone", tag = "telephony", params(("id" = i64, Path)), request_body = PhoneAccountInput,
+    responses((status = 200, body = PhoneAccountView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn put_phone(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
-    ApiJson(input): ApiJson<PhoneInput>,
-) -> ApiResult<Json<PhoneView>> {
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PhoneAccountInput>,
+) -> ApiResult<Json<PhoneAccountView>> {
     who.require(Role::Admin)?;
     let tenant = who.tenant_id();
     let a = app
@@ -356,7 +365,7 @@ pub async fn put_phone(
         .set_sip_credentials(tenant, id, Some((&username, &ha1)))
         .await?;
     tracing::info!(tenant, agent = id, %username, "phone account set");
-    Ok(Json(PhoneView {
+    Ok(Json(PhoneAccountView {
         username: Some(username),
         registrations: vec![],
     }))
@@ -368,7 +377,7 @@ pub async fn put_phone(
 pub async fn delete_phone(
     State(app): State<Arc<App>>,
     who: AuthUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     app.store

@@ -19,8 +19,10 @@ use crate::dto::{ContactView, UserView};
 
 /// Open the live event stream (WebSocket). Authenticate with the session cookie or a
 /// bearer token. Messages are JSON objects with a `type`: hello, offer, offer_withdrawn,
-/// offer_timed_out, contact, agent_state, or resync (events were dropped: re-read state).
-#[utoipa::path(get, path = "/api/events", tag = "live", responses((status = 101, description = "switching to WebSocket")),
+/// offer_timed_out, contact, agent_state, call_failed, or resync (events were dropped:
+/// re-read state).
+#[utoipa::path(get, path = "/api/events", tag = "live", responses((status = 101, description = "switching to WebSocket"),
+        (status = 400, body = super::error::ErrorBody, description = "not a WebSocket upgrade request")),
     security(("bearer" = [])))]
 pub async fn events(
     State(app): State<Arc<App>>,

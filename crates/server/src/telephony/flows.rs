@@ -57,6 +57,18 @@ impl FlowCache {
             .into_iter()
             .map(|s| s.name)
             .collect();
+        // Numbers a flow forwards to are read like every other number of the tenant.
+        let region = self
+            .store
+            .tenant(tenant_id)
+            .await
+            .map_err(store_err)?
+            .map_or_else(|| "JP".to_string(), |t| t.default_region);
+        let number_ok = |n: &str| {
+            tsunagu_domain::phone::dial_string(n, &region, false)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
         let prompts = self.prompts.clone();
         let prompt_exists = move |lang: &str, name: &str| prompts.exists(lang, name);
         let queue_exists = |q: &str| queues.iter().any(|x| x == q);
@@ -65,6 +77,7 @@ impl FlowCache {
             prompt_exists: &prompt_exists,
             queue_exists: &queue_exists,
             skill_exists: &skill_exists,
+            number_ok: &number_ok,
         };
         tsunagu_flow::load(file, source, &checks).map_err(FlowLoadError::Invalid)
     }
@@ -112,17 +125,21 @@ impl FlowCache {
             .retain(|k, _| k.0 != tenant_id);
     }
 
-    /// The flow a number dialed into the tenant reaches: as dialed, in E.164, or "*".
+    /// The flow a number dialed into the tenant reaches: as dialed, as its digits, in E.164,
+    /// or "*".
     pub async fn for_number(
         &self,
         tenant_id: i64,
         called: &str,
         region: &str,
     ) -> Result<Option<Arc<Flow>>, FlowLoadError> {
+        let digits = tsunagu_domain::phone::digits(called).ok();
         let e164 = tsunagu_domain::phone::normalize_phone(called, region).ok();
         let mut candidates = vec![called];
-        if let Some(e) = &e164 {
-            candidates.push(e);
+        for c in [&digits, &e164].into_iter().flatten() {
+            if !candidates.contains(&c.as_str()) {
+                candidates.push(c);
+            }
         }
         let name = self
             .store

@@ -240,6 +240,11 @@ pub(crate) enum Msg {
         tenant: i64,
         region: String,
     },
+    /// A live event about a call, to publish once its timeline event is stored.
+    Publish {
+        tenant: i64,
+        envelope: Box<crate::center::events::Envelope>,
+    },
     /// A leg's final RTP figures, for the contact's timeline.
     MediaStats {
         contact: i64,
@@ -294,6 +299,7 @@ pub struct Telephony {
     pub sip_addr: SocketAddr,
     pub flows: Arc<FlowCache>,
     sip: tsunagu_sip::SipHandle,
+    trunks: Arc<Vec<TrunkConfig>>,
 }
 
 impl Telephony {
@@ -396,7 +402,7 @@ impl Telephony {
             recordings,
             tx: tx.clone(),
             cfg: Arc::new(cfg),
-            trunks,
+            trunks: trunks.clone(),
             flows: flows.clone(),
             regions,
         });
@@ -407,6 +413,7 @@ impl Telephony {
             sip_addr,
             flows,
             sip,
+            trunks,
         })
     }
 
@@ -431,6 +438,14 @@ impl Telephony {
     /// A phone account's current registrations.
     pub fn registrations(&self, username: &str) -> Vec<Binding> {
         self.sip.registrar().lookup(username, SystemClock.now_ms())
+    }
+
+    /// Whether the tenant can call outside numbers: it has a trunk with an outbound
+    /// address (the shell dials through the first such trunk).
+    pub fn has_outbound_route(&self, tenant_id: i64) -> bool {
+        self.trunks
+            .iter()
+            .any(|t| t.tenant_id == tenant_id && t.outbound.is_some())
     }
 
     /// Hangs up every call (closing their contacts with the cause), lets the bookkeeping

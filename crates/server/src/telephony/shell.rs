@@ -82,6 +82,8 @@ struct Recording {
 
 pub(super) struct Shell {
     switch: Switch,
+    /// For live events the shell publishes (after the actor stored what they report).
+    center: Arc<Center>,
     sip: SipHandle,
     engine: Option<MediaEngine>,
     media: MediaHandle,
@@ -118,7 +120,12 @@ impl Shell {
             engine: Some(p.engine),
             media,
             prompts: p.prompts,
-            link: Some(CenterLink::new(p.center, p.store.clone(), p.tx.clone())),
+            link: Some(CenterLink::new(
+                p.center.clone(),
+                p.store.clone(),
+                p.tx.clone(),
+            )),
+            center: p.center,
             store: p.store,
             recordings: p.recordings,
             tx: p.tx,
@@ -336,6 +343,14 @@ impl Shell {
                     );
                 }
             }
+            Msg::Publish { tenant, envelope } => {
+                let center = self.center.clone();
+                tokio::spawn(async move {
+                    if let Ok(h) = center.tenant(tenant).await {
+                        h.publish(*envelope);
+                    }
+                });
+            }
             Msg::Region { tenant, region } => {
                 self.regions.insert(tenant, region);
             }
@@ -390,6 +405,10 @@ impl Shell {
                 call_id,
             } => {
                 info!(leg, tenant_id, %trunk, %source, %caller, %called, "incoming call");
+                // The caller's number without SIP user parameters (`;cpc=ordinary`); a
+                // caller presenting no number is `anonymous`, never digits made of letters.
+                let caller = tsunagu_domain::phone::sip_caller(&caller)
+                    .unwrap_or_else(|| "anonymous".into());
                 let flows = self.flows.clone();
                 let tx = self.tx.clone();
                 let region = self.region(tenant_id);
@@ -825,6 +844,7 @@ impl Shell {
                     return;
                 };
                 if let Some(tenant) = self.tenant_of(contact) {
+                    let then = failure_report(tenant, contact, kind, agent, &data);
                     self.center(
                         tenant,
                         Pending::Ready(VoiceCommand::Event {
@@ -833,7 +853,7 @@ impl Shell {
                             agent,
                             data,
                         }),
-                        None,
+                        then,
                     );
                 }
             }
@@ -1018,7 +1038,15 @@ impl Shell {
             .iter()
             .find(|t| t.tenant_id == tenant && t.outbound.is_some())?;
         let dest = trunk.outbound?;
-        let dial = tsunagu_domain::phone::dial_string(number, region, trunk.national);
+        // What is not a number is never dialed (the API and the flow checker refuse it
+        // already; a callback's number comes from what a caller presented).
+        let dial = match tsunagu_domain::phone::dial_string(number, region, trunk.national) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(tenant, %number, "not dialed: {e}");
+                return None;
+            }
+        };
         let domain = trunk.outbound_domain(dest);
         Some(PhoneTarget {
             uri: format!("sip:{dial}@{domain}"),
@@ -1084,6 +1112,37 @@ impl Shell {
                 .ok();
         }
     }
+}
+
+/// A timeline event that records a failure (`state: failed` — a phone that did not answer a
+/// consultation, monitoring or click-to-call — or a blind transfer that failed) is also told
+/// live, once stored: the API answered the request before the failure was known.
+fn failure_report(
+    tenant: i64,
+    contact: ContactId,
+    kind: EventKind,
+    agent: Option<i64>,
+    data: &Value,
+) -> Then {
+    let failed = matches!(
+        data.get("state").and_then(Value::as_str),
+        Some("failed" | "transfer_failed")
+    );
+    if !failed {
+        return None;
+    }
+    let envelope = Box::new(crate::center::events::Envelope {
+        audience: crate::center::events::Audience::Agents(agent.into_iter().collect()),
+        event: crate::center::events::LiveEvent::CallFailed {
+            contact_id: contact,
+            agent_id: agent,
+            action: kind.as_str().to_string(),
+            data: data.clone(),
+        },
+    });
+    Some(Box::new(move |r| {
+        r.is_ok().then_some(Msg::Publish { tenant, envelope })
+    }))
 }
 
 /// The transport to reach a phone or a trunk by.

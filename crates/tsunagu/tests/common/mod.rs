@@ -2,6 +2,8 @@
 //! small HTTP/WebSocket client.
 #![allow(dead_code)]
 
+pub mod schema;
+
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -34,6 +36,69 @@ impl TestServer {
     }
 
     pub async fn serve(db: TestDb, store: Store) -> TestServer {
+        TestServer::serve_with(db, store, None).await
+    }
+
+    /// The demo center with telephony running in-process (SIP and RTP on loopback ports of
+    /// its own; a trunk for the demo tenant without an outbound route), so the telephony
+    /// endpoints answer as in production.
+    pub async fn demo_with_telephony(kind: DbKind) -> TestServer {
+        let db = TestDb::new(kind).await;
+        let store = db.open().await.expect("open store");
+        tsunagu::demo::seed_if_empty(&store).await.expect("seed");
+        tsunagu::demo::ensure_voice(&store).await.expect("voice");
+        let tenant = store
+            .tenant_by_slug("demo")
+            .await
+            .unwrap()
+            .expect("demo tenant");
+        let sip_port = loop {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
+        };
+        // RTP ports of its own: per process, and per server within it.
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+        let rtp = 40_000 + (std::process::id() % 20) as u16 * 1000 + n * 100;
+        let dir =
+            std::env::temp_dir().join(format!("tsunagu-walk-{}-{sip_port}", std::process::id()));
+        let telephony = tsunagu_server::telephony::TelephonyConfig {
+            sip_listen: ([127, 0, 0, 1], sip_port).into(),
+            sip_tls: None,
+            media_ip: [127, 0, 0, 1].into(),
+            rtp_port_min: rtp,
+            rtp_port_max: rtp + 98,
+            trunks: vec![tsunagu_server::telephony::TrunkConfig {
+                name: "walk".into(),
+                tenant_id: tenant.id,
+                allow: vec![],
+                outbound: None,
+                domain: None,
+                tcp: false,
+                auth: None,
+                caller_id: None,
+                national: false,
+                register: None,
+                qualify_secs: 0,
+                inbound_auth: None,
+            }],
+            recordings_dir: dir,
+            prompts_dir: None,
+            nonce_secret: "walk".into(),
+            ring_timeout_secs: 30,
+            rtp_timeout_secs: 60,
+        };
+        TestServer::serve_with(db, store, Some(telephony)).await
+    }
+
+    pub async fn serve_with(
+        db: TestDb,
+        store: Store,
+        telephony: Option<tsunagu_server::telephony::TelephonyConfig>,
+    ) -> TestServer {
         let http = HttpConfig {
             ws_recheck_ms: 200,
             ..HttpConfig::default()
@@ -41,7 +106,7 @@ impl TestServer {
         let config = ServerConfig {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             http,
-            telephony: None,
+            telephony,
         };
         let server = tsunagu_server::start(config, store.clone())
             .await

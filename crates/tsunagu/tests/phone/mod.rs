@@ -79,6 +79,7 @@ impl Demo {
         Demo::spawn(dir, o).await
     }
 
+    #[allow(clippy::zombie_processes)] // Drop waits for the child.
     async fn spawn(dir: tempfile::TempDir, o: DemoOptions) -> Demo {
         let started_ms = jiff::Timestamp::now().as_millisecond();
         let http = free_port();

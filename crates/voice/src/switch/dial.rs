@@ -173,14 +173,7 @@ impl Switch {
             Role::Customer => self.customer_answered(call, ring_secs),
             Role::Consult => self.consult_answered(call, leg),
             Role::Blind => self.blind_answered(call, leg),
-            Role::Monitor(s) => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    if let Some(m) = c.monitors.iter_mut().find(|m| m.supervisor == s) {
-                        m.up = true;
-                    }
-                }
-                self.refresh_sources(call);
-            }
+            Role::Monitor(s) => self.monitor_answered(call, s),
             Role::Forward => self.forward_answered(call, leg),
             Role::External => {}
         }
@@ -212,13 +205,9 @@ impl Switch {
                 self.event(call, "ringing", None, json!({ "state": "failed", "leg": "customer", "sip_code": code, "reason": reason }));
                 self.end_call(call, Side::System, &format!("{cause}:{code}"), None);
             }
-            Role::Consult => self.consult_gone(call, leg, &format!("failed:{code}")),
+            Role::Consult => self.consult_failed(call, leg, code, reason),
             Role::Blind => self.blind_failed(call, code, reason),
-            Role::Monitor(s) => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.monitors.retain(|m| m.supervisor != s);
-                }
-            }
+            Role::Monitor(s) => self.monitor_failed(call, s, code, reason),
             Role::Forward => self.forward_failed(call, code, reason),
             Role::External => self.end_call(call, Side::System, reason, None),
         }

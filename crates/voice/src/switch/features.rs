@@ -32,6 +32,30 @@ impl Switch {
         }
     }
 
+    /// Whether the agent's phone is taken: ringing for an offer, talking, monitoring, or
+    /// being consulted or transferred to. Such a phone is not dialed for another call — it
+    /// would ring busy, and the request would be answered as if it had been carried out.
+    pub fn agent_on_a_call(&self, agent: AgentId) -> bool {
+        let party = Party::Agent(agent);
+        self.legs.values().any(
+            |(_, r)| matches!(r, Role::Ring(a) | Role::Agent(a) | Role::Monitor(a) if *a == agent),
+        ) || self.dials.values().any(|d| d.party == party)
+            || self.calls.values().any(|c| {
+                c.consult.as_ref().is_some_and(|k| k.party == party)
+                    || c.blind.as_ref().is_some_and(|b| b.0 == party)
+            })
+    }
+
+    /// Refuses to dial an agent whose phone is taken (see [`Switch::agent_on_a_call`]).
+    fn check_free(&self, party: &Party) -> Result<(), String> {
+        match party {
+            Party::Agent(a) if self.agent_on_a_call(*a) => {
+                Err(format!("agent {a} is on another call"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Hold (the customer hears music, the agent nothing) or resume.
     pub fn hold(&mut self, contact: ContactId, on: bool, now: i64) -> Result<(), String> {
         self.now = now.max(self.now);
@@ -88,7 +112,10 @@ impl Switch {
     }
 
     /// A supervisor starts (or changes) monitoring the call: their phone rings, and once
-    /// answered they hear the call (and, per mode, are heard).
+    /// answered they hear the call (and, per mode, are heard). The timeline records the
+    /// monitoring when the phone answers (`monitor` with the mode), a mode change made while
+    /// it is up, and a phone that never answers (`monitor` with `state: failed`) — never a
+    /// request as if it had been carried out.
     pub fn monitor(
         &mut self,
         contact: ContactId,
@@ -104,7 +131,16 @@ impl Switch {
         }
         if let Some(m) = c.monitors.iter_mut().find(|m| m.supervisor == supervisor) {
             m.mode = mode;
+            if m.up {
+                self.event(
+                    call,
+                    "monitor",
+                    Some(supervisor),
+                    json!({ "mode": mode.as_str() }),
+                );
+            }
         } else {
+            self.check_free(&Party::Agent(supervisor))?;
             let leg = self.dial(call, Role::Monitor(supervisor), Party::Agent(supervisor));
             let c = self.calls.get_mut(&call).expect("call");
             c.monitors.push(Monitor {
@@ -114,6 +150,21 @@ impl Switch {
                 up: false,
             });
         }
+        self.refresh_sources(call);
+        self.after_step();
+        Ok(())
+    }
+
+    /// The supervisor's phone answered: the monitoring begins.
+    pub(super) fn monitor_answered(&mut self, call: CallId, supervisor: AgentId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(m) = c.monitors.iter_mut().find(|m| m.supervisor == supervisor) else {
+            return;
+        };
+        m.up = true;
+        let mode = m.mode;
         self.event(
             call,
             "monitor",
@@ -121,8 +172,30 @@ impl Switch {
             json!({ "mode": mode.as_str() }),
         );
         self.refresh_sources(call);
-        self.after_step();
-        Ok(())
+    }
+
+    /// The supervisor's phone did not answer (declined, no answer in time, unreachable).
+    pub(super) fn monitor_failed(
+        &mut self,
+        call: CallId,
+        supervisor: AgentId,
+        code: u16,
+        reason: &str,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(i) = c.monitors.iter().position(|m| m.supervisor == supervisor) else {
+            return;
+        };
+        let m = c.monitors.remove(i);
+        self.event(
+            call,
+            "monitor",
+            Some(supervisor),
+            json!({ "mode": m.mode.as_str(), "state": "failed", "sip_code": code, "reason": reason }),
+        );
+        self.refresh_sources(call);
     }
 
     pub fn stop_monitor(
@@ -157,12 +230,15 @@ impl Switch {
         };
         let m = c.monitors.remove(i);
         self.forget_leg(m.leg, hang_up);
-        self.event(
-            call,
-            "monitor",
-            Some(supervisor),
-            json!({ "mode": "stopped" }),
-        );
+        // A phone still ringing was never monitoring: there is nothing to stop.
+        if m.up {
+            self.event(
+                call,
+                "monitor",
+                Some(supervisor),
+                json!({ "mode": "stopped" }),
+            );
+        }
         self.refresh_sources(call);
     }
 
@@ -177,6 +253,8 @@ impl Switch {
         if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
             return Err("an agent cannot consult themselves".into());
         }
+        self.check_free(&party)?;
+        let c = &self.calls[&call];
         let held_before = c.held;
         let leg = self.dial(call, Role::Consult, party.clone());
         let c = self.calls.get_mut(&call).expect("call");
@@ -212,8 +290,22 @@ impl Switch {
         self.refresh_sources(call);
     }
 
-    /// The consulted party left (or never answered): back to the customer.
+    /// The consulted party left: back to the customer.
     pub(super) fn consult_gone(&mut self, call: CallId, leg: LegId, cause: &str) {
+        self.consult_over(call, leg, json!({ "state": "ended", "cause": cause }));
+    }
+
+    /// The consulted party never answered (declined, no answer in time, unreachable): the
+    /// consultation is recorded as failed, and the agent is back with the customer.
+    pub(super) fn consult_failed(&mut self, call: CallId, leg: LegId, code: u16, reason: &str) {
+        self.consult_over(
+            call,
+            leg,
+            json!({ "state": "failed", "sip_code": code, "reason": reason }),
+        );
+    }
+
+    fn consult_over(&mut self, call: CallId, leg: LegId, data: serde_json::Value) {
         self.forget_leg(leg, false);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -225,12 +317,7 @@ impl Switch {
             c.held = k.held_before;
         }
         let agent = c.agent_id();
-        self.event(
-            call,
-            "consult",
-            agent,
-            json!({ "state": "ended", "cause": cause }),
-        );
+        self.event(call, "consult", agent, data);
         self.refresh_sources(call);
     }
 
@@ -326,6 +413,8 @@ impl Switch {
 
     /// The customer now talks to the external party on `leg`; no agent is involved any more.
     /// Only state: emits nothing (the caller refreshes the sources once it is done).
+    // "to" as in "over to", not a conversion.
+    #[allow(clippy::wrong_self_convention)]
     pub(super) fn to_external(&mut self, call: CallId, leg: LegId) {
         if let Some(c) = self.calls.get_mut(&call) {
             c.external = Some(leg);
@@ -352,7 +441,8 @@ impl Switch {
     }
 
     /// Blind transfer: the agent leaves now; the target's phone rings while the customer
-    /// hears music. An agent who does not answer sends the call back to its queue.
+    /// hears music. A target that does not answer (an agent or a number) sends the call
+    /// back to its queue.
     pub fn blind_transfer(
         &mut self,
         contact: ContactId,
@@ -368,6 +458,8 @@ impl Switch {
         if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
             return Err("an agent cannot transfer a call to themselves".into());
         }
+        self.check_free(&party)?;
+        let c = &self.calls[&call];
         let (from, agent_leg) = c.agent.expect("connected");
         self.stop_recording(call);
         for m in self.calls[&call]
@@ -391,16 +483,8 @@ impl Switch {
             Some(from),
             json!({ "state": "blind_transfer", "to": party_json(&party) }),
         );
-        if let Party::Number(n) = &party {
-            let n = n.clone();
-            self.event(
-                call,
-                "external_transfer",
-                Some(from),
-                json!({ "to": n, "how": "blind" }),
-            );
-            self.close_contact(call, Side::Agent, "transferred_external");
-        }
+        // A transfer out is recorded, and the contact closed, once the number answers:
+        // until then it has not happened, and it may not (see `blind_failed`).
         self.refresh_sources(call);
         self.after_step();
         Ok(())
@@ -413,36 +497,27 @@ impl Switch {
         let Some((party, _, from)) = c.blind.take_if(|b| b.1 == leg) else {
             return;
         };
-        if let Party::Agent(_) = party {
-            self.take_over(call, from, party, leg, "blind");
-        } else {
-            self.to_external(call, leg);
-            self.refresh_sources(call);
-        }
+        self.take_over(call, from, party, leg, "blind");
     }
 
     pub(super) fn blind_failed(&mut self, call: CallId, code: u16, reason: &str) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some((party, _, _)) = c.blind.take() else {
+        let Some((party, _, from)) = c.blind.take() else {
             return;
         };
         let reason = reason.to_string();
         self.event(
             call,
             "consult",
-            None,
-            json!({ "state": "transfer_failed", "sip_code": code, "reason": reason }),
+            Some(from),
+            json!({ "state": "transfer_failed", "to": party_json(&party), "sip_code": code, "reason": reason }),
         );
-        match party {
-            Party::Agent(_) => {
-                // Back to the queue it came from, keeping its place.
-                self.wait_in_queue(call);
-                self.center(call, |ct| Out::Requeue { contact: ct });
-            }
-            Party::Number(_) => self.end_call(call, Side::System, "transfer_failed", None),
-        }
+        // Back to the queue it came from, keeping its place — whether an agent or a number
+        // did not answer: the caller is not dropped for a transfer that did not happen.
+        self.wait_in_queue(call);
+        self.center(call, |ct| Out::Requeue { contact: ct });
     }
 
     /// The center moved the contact to a queue (transfer from the API or a phone): the
