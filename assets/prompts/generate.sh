@@ -27,6 +27,7 @@ say ja order_no "ごちゅうもん ばんごうを にゅうりょくし、 さ
 say ja recording_notice "サービス こうじょうの ため、 つうわを ろくおん させて いただきます。"
 say ja callback_offer "おりかえしの でんわを ごきぼうの かたは いちを おしてください。"
 say ja callback_ok "おりかえしの ごよやくを うけたまわりました。 じゅんばんが きましたら おでんわ いたします。"
+say ja callback_no_number "おでんわばんごうが ひつうちの ため、 おりかえしの ごよやくが できません。 ばんごうを つうちして おかけなおしください。"
 say ja voicemail "はっしんおんの あとに ごようけんを おはなしください。"
 say ja voicemail_ok "メッセージを うけたまわりました。"
 nums=(ゼロ いち に さん よん ご ろく なな はち きゅう じゅう)
@@ -49,6 +50,7 @@ say en order_no "Please enter your order number, then press the hash key."
 say en recording_notice "This call may be recorded for quality purposes."
 say en callback_offer "To get a call back instead of waiting, press 1."
 say en callback_ok "Your callback is booked. We will call you when it is your turn."
+say en callback_no_number "Your number is withheld, so we cannot call you back. Please call again showing your number."
 say en voicemail "Please leave your message after the tone."
 say en voicemail_ok "Your message has been recorded."
 for n in $(seq 1 10); do say en "position_$n" "You are number $n in line."; done

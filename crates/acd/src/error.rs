@@ -1,7 +1,7 @@
 //! Errors the router returns for inputs that do not fit its state. An input that is
 //! rejected changes nothing.
 
-use crate::types::{AgentId, ContactId, QueueId};
+use crate::types::{AgentId, ContactId, QueueId, SkillId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouterError {
@@ -25,4 +25,20 @@ pub enum RouterError {
     QueueInUse(QueueId),
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+}
+
+/// Why a skill requirement's relaxation steps are refused
+/// ([`crate::SkillRequirement::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelaxError {
+    #[error("skill {0}: at least one step is needed")]
+    NoSteps(SkillId),
+    #[error("skill {0}: the first step must start at 0 s")]
+    FirstStepLate(SkillId),
+    #[error("skill {0}: step times must increase")]
+    TimesNotIncreasing(SkillId),
+    #[error("skill {0}: a later step may not require a higher level")]
+    Tightening(SkillId),
+    #[error("skill {skill}: level {level} is above the maximum {max}")]
+    LevelTooHigh { skill: SkillId, level: u8, max: u8 },
 }

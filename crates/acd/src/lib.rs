@@ -5,7 +5,7 @@
 //! current time and carries out the actions it returns. The same engine therefore runs
 //! live (behind the server's tokio task), in tests with a fake clock, and in simulation.
 //!
-//! ## Driving it
+//! ## Drive contract
 //!
 //! * Configure with [`Engine::upsert_queue`] and [`Engine::upsert_agent`].
 //! * Feed inputs: [`Engine::handle_presence`], [`Engine::handle_contact_arrived`],
@@ -49,7 +49,7 @@ pub mod world;
 
 pub use action::{Action, WithdrawReason};
 pub use engine::{Assignment, ContactView, Engine, QueueSnapshot};
-pub use error::RouterError;
+pub use error::{RelaxError, RouterError};
 pub use types::*;
 
 /// The production router.

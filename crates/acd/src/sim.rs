@@ -123,6 +123,52 @@ enum Event {
     BreakEnd(AgentId),
 }
 
+/// What happened to a contact or an agent in the simulated center, in order, for a
+/// simulation that follows the contacts' lifecycle beside the router (the digital twin in
+/// `tsunagu-wfm`). Recorded only when asked ([`Simulation::record_facts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fact {
+    /// Entered the queue.
+    Arrived {
+        contact: ContactId,
+        queue: QueueId,
+    },
+    Offered {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    /// The agent took it: they are in touch from now.
+    Accepted {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    /// The customer gave up waiting.
+    Abandoned {
+        contact: ContactId,
+    },
+    /// The conversation is over (after-call work follows).
+    Ended {
+        contact: ContactId,
+    },
+    /// After-call work is over.
+    WrapUpDone {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    Overflowed {
+        contact: ContactId,
+        to: QueueId,
+    },
+    /// Waited the maximum with nowhere to go.
+    MaxWait {
+        contact: ContactId,
+    },
+    AgentStatus {
+        agent: AgentId,
+        status: AgentStatus,
+    },
+}
+
 /// Counters of what happened.
 #[derive(Clone, Debug, Default)]
 pub struct SimStats {
@@ -153,6 +199,8 @@ pub struct Simulation {
     offers: FxHashSet<(ContactId, AgentId)>,
     next_contact: u64,
     pub stats: SimStats,
+    /// Facts recorded since last taken, when recording.
+    facts: Option<Vec<(UnixMillis, Fact)>>,
 }
 
 /// The simulation's epoch: 2026-01-05 09:00 JST, a Monday morning.
@@ -175,6 +223,7 @@ impl Simulation {
             offers: FxHashSet::default(),
             next_contact: 1,
             stats: SimStats::default(),
+            facts: None,
             w: w.clone(),
         };
 
@@ -307,6 +356,22 @@ impl Simulation {
         self.now
     }
 
+    /// From now on, keep what happens as [`Fact`]s for [`Simulation::take_facts`].
+    pub fn record_facts(&mut self) {
+        self.facts.get_or_insert_with(Vec::new);
+    }
+
+    /// The facts recorded since the last call, in order.
+    pub fn take_facts(&mut self) -> Vec<(UnixMillis, Fact)> {
+        self.facts.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn fact(&mut self, f: Fact) {
+        if let Some(v) = &mut self.facts {
+            v.push((self.now, f));
+        }
+    }
+
     fn schedule(&mut self, at: UnixMillis, e: Event) {
         self.seq += 1;
         self.events.push(Reverse((at, self.seq, e)));
@@ -381,6 +446,10 @@ impl Simulation {
                     .expect("valid contact");
                 self.stats.inputs += 1;
                 self.stats.arrivals += 1;
+                self.fact(Fact::Arrived {
+                    contact: id,
+                    queue: QueueId(q as u64 + 1),
+                });
                 self.waiting.insert(id);
                 if channel != Channel::Email {
                     let patience = now + (self.rng.exp(self.w.mean_patience_s) * 1000.0) as i64;
@@ -394,6 +463,7 @@ impl Simulation {
                         .expect("live contact");
                     self.stats.inputs += 1;
                     self.stats.abandoned += 1;
+                    self.fact(Fact::Abandoned { contact: c });
                 }
             }
             Event::Respond {
@@ -407,6 +477,7 @@ impl Simulation {
                             .input(|| r.handle_offer_accepted(now, contact, agent))
                             .expect("offered");
                         self.stats.accepted += 1;
+                        self.fact(Fact::Accepted { contact, agent });
                         self.offers.remove(&(contact, agent));
                         self.waiting.remove(&contact);
                         self.connected.insert(contact);
@@ -428,6 +499,7 @@ impl Simulation {
                         .expect("connected");
                     self.stats.inputs += 1;
                     self.stats.completed += 1;
+                    self.fact(Fact::Ended { contact: c });
                 }
             }
             Event::BreakStart(a) => {
@@ -455,6 +527,7 @@ impl Simulation {
             match action {
                 Action::Offer { contact, agent, .. } => {
                     self.stats.offers += 1;
+                    self.fact(Fact::Offered { contact, agent });
                     self.offers.insert((contact, agent));
                     let roll = self.rng.below(100);
                     if roll < 97 {
@@ -477,17 +550,25 @@ impl Simulation {
                     self.offers.remove(&(contact, agent));
                     self.stats.timed_out += 1;
                 }
-                Action::Overflowed { .. } => self.stats.overflowed += 1,
+                Action::Overflowed { contact, to, .. } => {
+                    self.stats.overflowed += 1;
+                    self.fact(Fact::Overflowed { contact, to });
+                }
                 Action::MaxWaitExceeded { contact, .. } => {
                     self.waiting.remove(&contact);
                     self.stats.max_wait += 1;
+                    self.fact(Fact::MaxWait { contact });
                 }
                 Action::AgentAutoNotReady { agent } => {
                     self.schedule(self.now + 60_000, Event::BreakEnd(agent));
                 }
-                Action::Requeued { .. }
-                | Action::WrapUpExpired { .. }
-                | Action::AgentStatus { .. } => {}
+                Action::WrapUpExpired { contact, agent } => {
+                    self.fact(Fact::WrapUpDone { contact, agent });
+                }
+                Action::AgentStatus { agent, status } => {
+                    self.fact(Fact::AgentStatus { agent, status });
+                }
+                Action::Requeued { .. } => {}
             }
         }
     }

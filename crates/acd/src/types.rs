@@ -160,6 +160,16 @@ pub enum Presence {
     NotReady,
 }
 
+impl Presence {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Presence::Offline => "offline",
+            Presence::Available => "available",
+            Presence::NotReady => "not_ready",
+        }
+    }
+}
+
 /// The state an agent is shown in, derived from presence and current work.
 /// Precedence when several apply: offered > busy > after-call work > presence.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -187,6 +197,20 @@ impl AgentStatus {
             AgentStatus::Busy => "busy",
             AgentStatus::AfterCallWork => "acw",
         }
+    }
+
+    /// The status [`AgentStatus::as_str`] wrote; `None` for anything else.
+    pub fn parse(s: &str) -> Option<AgentStatus> {
+        [
+            AgentStatus::Offline,
+            AgentStatus::Available,
+            AgentStatus::NotReady,
+            AgentStatus::Offered,
+            AgentStatus::Busy,
+            AgentStatus::AfterCallWork,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
@@ -257,32 +281,28 @@ impl SkillRequirement {
 
     /// Checks the step list: non-empty, first step at 0, strictly increasing times,
     /// levels 0..=5 and never tightening.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::error::RelaxError> {
+        use crate::error::RelaxError as E;
         let Some(first) = self.steps.first() else {
-            return Err(format!("skill {}: at least one step is needed", self.skill));
+            return Err(E::NoSteps(self.skill));
         };
         if first.after_ms != 0 {
-            return Err(format!(
-                "skill {}: the first step must start at 0 s",
-                self.skill
-            ));
+            return Err(E::FirstStepLate(self.skill));
         }
         for w in self.steps.windows(2) {
             if w[1].after_ms <= w[0].after_ms {
-                return Err(format!("skill {}: step times must increase", self.skill));
+                return Err(E::TimesNotIncreasing(self.skill));
             }
             if w[1].min_level > w[0].min_level {
-                return Err(format!(
-                    "skill {}: a later step may not require a higher level",
-                    self.skill
-                ));
+                return Err(E::Tightening(self.skill));
             }
         }
         if let Some(s) = self.steps.iter().find(|s| s.min_level > MAX_PROFICIENCY) {
-            return Err(format!(
-                "skill {}: level {} is above the maximum {}",
-                self.skill, s.min_level, MAX_PROFICIENCY
-            ));
+            return Err(E::LevelTooHigh {
+                skill: self.skill,
+                level: s.min_level,
+                max: MAX_PROFICIENCY,
+            });
         }
         Ok(())
     }

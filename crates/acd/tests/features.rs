@@ -268,6 +268,44 @@ fn repeated_no_answers_make_the_agent_not_ready() {
     ));
 }
 
+/// Regression: an agent "available" without a working phone declined every offer at once
+/// (the phone could not ring) and stayed available, taking each caller's first offer. A
+/// phone that cannot ring is a miss, and misses in a row make the agent not-ready; a
+/// decline is not a miss.
+#[test]
+fn offers_whose_phone_cannot_ring_are_misses() {
+    let mut h = Harness::new();
+    let mut q = QueueConfig::new(QueueId(1));
+    q.no_answer_timeout_ms = 10 * S;
+    q.max_no_answers = 2;
+    h.queue(q);
+    h.agent(1, &[(1, 1)], &[]);
+    h.agent(2, &[(1, 1)], &[]);
+    h.ready(1);
+    h.arrive(1, 1, V);
+    h.arrive(2, 1, V);
+    // Declines do not count.
+    h.reject(1, 1);
+    h.reject(2, 1);
+    assert_eq!(h.r.agent_presence(AgentId(1)), Some(Presence::Available));
+    h.arrive(3, 1, V);
+    let now = h.now;
+    h.r.handle_offer_missed(now, ContactId(3), AgentId(1))
+        .unwrap();
+    assert_eq!(h.r.agent_presence(AgentId(1)), Some(Presence::Available));
+    h.arrive(4, 1, V);
+    h.r.handle_offer_missed(now, ContactId(4), AgentId(1))
+        .unwrap();
+    let a = h.drain();
+    assert!(
+        a.contains(&Action::AgentAutoNotReady { agent: AgentId(1) }),
+        "{a:?}"
+    );
+    assert_eq!(h.r.agent_presence(AgentId(1)), Some(Presence::NotReady));
+    // The callers wait on and go to the agent who can take them.
+    assert_eq!(offers(&h.ready(2)), vec![(1, 2)]);
+}
+
 #[test]
 fn an_answer_resets_the_no_answer_count() {
     let mut h = Harness::new();

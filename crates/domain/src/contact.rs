@@ -109,6 +109,41 @@ impl ContactStatus {
     }
 }
 
+/// Contacts the center makes itself, and the subject they are given (shown in lists and on
+/// the agent's screen; stored with the contact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MadeContact {
+    /// A caller asked to be called back (コールバック予約).
+    Callback,
+    /// A caller left a message (留守番電話).
+    Voicemail,
+    /// An agent placed a call (click-to-call, 発信).
+    Outbound,
+}
+
+impl MadeContact {
+    pub const fn label_ja(self) -> &'static str {
+        match self {
+            MadeContact::Callback => "コールバック",
+            MadeContact::Voicemail => "留守番電話",
+            MadeContact::Outbound => "発信",
+        }
+    }
+
+    pub const fn label_en(self) -> &'static str {
+        match self {
+            MadeContact::Callback => "Callback",
+            MadeContact::Voicemail => "Voicemail",
+            MadeContact::Outbound => "Outbound call",
+        }
+    }
+
+    /// The stored subject: the label and the number it concerns, e.g. `コールバック 0312345678`.
+    pub fn subject(self, number: &str) -> String {
+        format!("{} {number}", self.label_ja())
+    }
+}
+
 /// One entry of a contact's timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -280,15 +315,21 @@ impl EventKind {
     }
 }
 
+/// The end reason with which a person ending a waiting contact says the customer gave up (a
+/// chat left, a caller who rang off elsewhere): an abandon. Any other end of a waiting
+/// contact by a person is the center's doing (interrupted).
+pub const CUSTOMER_LEFT: &str = "customer_left";
+
 /// Whether a contact that ends with `reason` before an agent talked to the customer was
 /// interrupted by the center rather than left by the customer.
 ///
 /// Reasons are `<side>:<cause>` (sides `caller`, `agent`, `supervisor`, `system`), the
 /// caller's own `caller_hangup_ivr` / `caller_hangup_queue` / `caller_left_voicemail`, or a
 /// bare cause the center sets itself (`server_restart`, `queue_removed`, `recovery_failed`).
-/// The customer's side, a cancellation from the API (`cancelled`, or a reason an integrator
-/// gave) and the IVR finishing the call itself (`system:ivr`, `system:forwarded_external`)
-/// are not interruptions; everything the system or a supervisor did is.
+/// The customer's side and the IVR finishing the call itself (`system:ivr`,
+/// `system:forwarded_external`) are not interruptions; everything the system or a
+/// supervisor did is. (A person ending a waiting contact through the API is an interruption
+/// whatever the reason, unless it is [`CUSTOMER_LEFT`]: the actor decides that, knowing who.)
 pub fn is_interruption(reason: &str) -> bool {
     match reason.split_once(':') {
         Some(("system", cause)) => !matches!(cause, "ivr" | "forwarded_external"),

@@ -5,8 +5,9 @@
 //! * `contact` — contact status, direction and the event timeline's kinds.
 //! * `reason` — not-ready reason codes (休憩, 会議, 研修, …).
 //! * `phone`, `email` — normalization for storage and screen-pop lookup (E.164, JP numbers).
-//! * `kpi` — the KPI formulas of DESIGN.md §3, computed from stored events.
+//! * `kpi` — the KPI formulas of `docs/kpi.md`, computed from stored events.
 //! * `ivr_kpi` — what became of inbound calls in the IVR (abandons, containment, to queue).
+//! * `time` — instants (Unix ms) written as RFC 3339 where people read them.
 //! * `validate` — field-level errors that name the field and the problem.
 //!
 //! Routing vocabulary (channels, strategies, agent status) comes from `tsunagu-acd` and is
@@ -20,6 +21,7 @@ pub mod kpi;
 pub mod phone;
 pub mod reason;
 pub mod role;
+pub mod time;
 pub mod validate;
 
 pub use tsunagu_acd::{AgentStatus, Capacity, Channel, Presence, RelaxStep, Strategy};

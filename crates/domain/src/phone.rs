@@ -3,8 +3,9 @@
 //! numbers a flow forwards to, a trunk's caller ID and the number a SIP caller presents.
 //!
 //! A number is written with digits (ASCII or full-width `０`–`９`), an optional leading `+`
-//! (or `＋`), and the separators people use: spaces (also `　`), dashes (`-`, `‐`, `‑`, `‒`,
-//! `–`, `—`, `―`, `−`, `－`, `ー`, `ｰ`), dots and parentheses (also `（` `）`). Anything else
+//! (or `＋`), and the separators people use: spaces (any Unicode space: `　`, the no-break
+//! space of numbers pasted from spreadsheets), dashes (`-`, `‐`, `‑`, `‒`, `–`, `—`, `―`, `−`,
+//! `－`, `ー`, `ｰ`), dots, 中黒 (`・`) and parentheses (also `（` `）`). Anything else
 //! — a letter above all — makes it not a number: it is refused, never read as a keypad digit
 //! (`03-1234-567a` is a typo, not `…5672`).
 //!
@@ -23,7 +24,7 @@ use phonenumber::country;
 pub enum PhoneError {
     #[error("is empty")]
     Empty,
-    #[error("must not contain `{0}`: a phone number has digits, spaces, dashes, dots, parentheses and a leading + only")]
+    #[error("must not contain {}: a phone number has digits, spaces, dashes, dots, parentheses and a leading + only", shown(.0))]
     Character(char),
     #[error("has a + that is not at the start")]
     MisplacedPlus,
@@ -55,7 +56,15 @@ fn is_dash(c: char) -> bool {
 }
 
 fn is_separator(c: char) -> bool {
-    is_dash(c) || matches!(c, ' ' | '　' | '\t' | '.' | '(' | ')' | '（' | '）')
+    // Any Unicode space (a no-break space comes with numbers pasted from spreadsheets and
+    // web pages) and the 中黒 some write between groups (03・1234・5678).
+    is_dash(c) || c.is_whitespace() || matches!(c, '.' | '(' | ')' | '（' | '）' | '・' | '･')
+}
+
+/// A character as an error shows it: itself and its code point, so that an invisible one
+/// (a control or format character) can still be found.
+fn shown(c: &char) -> String {
+    format!("`{c}` (U+{:04X})", *c as u32)
 }
 
 /// The digits of a number as written, with `+` first when it was given: `+810312345678`
@@ -153,11 +162,12 @@ pub fn dial_string(raw: &str, region: &str, national: bool) -> Result<String, Ph
 /// The number a SIP caller presents, from the user part of its `From` URI: the user
 /// parameters Japanese carriers add are dropped (`0312345678;cpc=ordinary` →
 /// `0312345678`). A caller that presents no number (`anonymous`, `Restricted`, an empty
-/// user part) is `None`: unknown — never digits made up from letters.
+/// user part) is `None`: unknown — never digits made up from letters. Separators are
+/// dropped (`+81-3-5555-0101` → `+81355550101`).
 pub fn sip_caller(user: &str) -> Option<String> {
     let number = user.split(';').next().unwrap_or_default().trim();
-    digits(number).ok()?;
-    Some(number.to_string())
+    // As digits: a `tel:` identity may carry visual separators (`+81-3-5555-0101`).
+    digits(number).ok()
 }
 
 /// The SIP caller's number in E.164, when it presents a full number ([`sip_caller`], then
@@ -234,6 +244,8 @@ mod tests {
             ("03－1234－5678", "+81312345678"),
             ("03―1234―5678", "+81312345678"),
             ("＋８１　３　１２３４　５６７８", "+81312345678"),
+            ("03\u{a0}1234\u{a0}5678", "+81312345678"),
+            ("03・1234・5678", "+81312345678"),
             ("0120-123-456", "+81120123456"),
             ("0800-123-4567", "+818001234567"),
             ("0570-012-345", "+81570012345"),
@@ -292,6 +304,9 @@ mod tests {
             normalize_phone("03+1234-5678", "JP"),
             Err(PhoneError::MisplacedPlus)
         );
+        // An invisible character is named by its code point too.
+        let e = normalize_phone("03-1234\u{200b}-5678", "JP").unwrap_err();
+        assert!(e.to_string().contains("(U+200B)"), "{e}");
     }
 
     #[test]
@@ -330,6 +345,11 @@ mod tests {
         );
         assert_eq!(sip_caller("+81312345678").as_deref(), Some("+81312345678"));
         assert_eq!(sip_caller("201").as_deref(), Some("201"), "an extension");
+        assert_eq!(
+            sip_caller("+81-3-5555-0101").as_deref(),
+            Some("+81355550101"),
+            "a tel: identity's separators"
+        );
         for unknown in [
             "anonymous",
             "Anonymous",

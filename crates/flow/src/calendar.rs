@@ -16,9 +16,18 @@ pub struct CompiledCalendar {
     pub holidays: BTreeSet<Date>,
 }
 
-/// Parses "HH:MM-HH:MM" (end may be 24:00).
-pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("{s:?} is not a range like \"09:00-18:00\"");
+/// Why a calendar's opening hours are refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("{0:?} is not a range like \"09:00-18:00\"")]
+    NotARange(String),
+    #[error("{0:?} ends before it starts")]
+    Backwards(String),
+}
+
+/// Parses "HH:MM-HH:MM" (end may be 24:00), in minutes of the day.
+pub fn parse_range(s: &str) -> Result<(u16, u16), RangeError> {
+    let bad = || RangeError::NotARange(s.to_string());
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let minutes = |t: &str| -> Option<u16> {
         let (h, m) = t.trim().split_once(':')?;
@@ -27,7 +36,7 @@ pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
     };
     let (start, end) = (minutes(a).ok_or_else(bad)?, minutes(b).ok_or_else(bad)?);
     if start >= end {
-        return Err(format!("{s:?} ends before it starts"));
+        return Err(RangeError::Backwards(s.to_string()));
     }
     Ok((start, end))
 }

@@ -49,6 +49,12 @@ impl fmt::Display for FlowErrors {
 
 impl std::error::Error for FlowErrors {}
 
+/// A number the tenant's phone-number rule refuses, with the rule's reason (the checker
+/// is the caller's: the server passes the domain's rule).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NumberRefused(pub String);
+
 /// What the surroundings know: which prompts, queues and skills exist, and what may be
 /// dialed.
 pub struct Checks<'a> {
@@ -58,7 +64,7 @@ pub struct Checks<'a> {
     /// Whether a `transfer` node's number can be dialed; the error completes "number `…` "
     /// (e.g. "must not contain `a`: …"). The caller applies the same rule as to every other
     /// number that enters the system, so a flow cannot dial what the API would refuse.
-    pub number_ok: &'a dyn Fn(&str) -> Result<(), String>,
+    pub number_ok: &'a dyn Fn(&str) -> Result<(), NumberRefused>,
 }
 
 impl Checks<'_> {
@@ -73,7 +79,9 @@ impl Checks<'_> {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column (in characters) of byte `offset` in `text`, as config and
+/// flow errors show them. Offsets past the end point just after the last character.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before

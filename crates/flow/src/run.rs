@@ -10,6 +10,20 @@ use serde_json::{json, Value};
 use crate::load::Flow;
 use crate::model::*;
 
+/// Why an `http` node's lookup to an external system gave no answer; the flow goes on
+/// with its fallback either way, and the reason is logged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("timeout")]
+    Timeout,
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("{0}")]
+    Request(String),
+}
+
 /// What happened in the call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
@@ -17,7 +31,7 @@ pub enum Input {
     PromptDone,
     Digit(char),
     /// The answer of the last `Http` step: JSON, or why it failed (timeout, status, …).
-    HttpResult(Result<Value, String>),
+    HttpResult(Result<Value, LookupError>),
     /// The queue's maximum wait passed and it has nowhere to overflow to.
     MaxWait,
     /// The voicemail recording finished.
@@ -137,16 +151,25 @@ impl Run {
         }
     }
 
+    /// Whether the caller presented a number we could dial back (digits, perhaps with a
+    /// leading `+`); a withheld number (`anonymous`, 非通知) is not one.
+    fn can_call_back(&self) -> bool {
+        let digits = self.caller.strip_prefix('+').unwrap_or(&self.caller);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    }
+
     pub fn start(&mut self, now: i64) {
         self.now = now;
         let start = self.flow.start.clone();
         self.enter(&start);
     }
 
+    #[must_use]
     pub fn poll_step(&mut self) -> Option<Step> {
         self.steps.pop_front()
     }
 
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<i64> {
         self.deadline
     }
@@ -428,9 +451,11 @@ impl Run {
                 self.enter(&l.next);
             }
             Node::Queue(q) => {
+                // No callback offer to a caller we could not call back.
+                let callback = q.callback && self.can_call_back();
                 self.phase = Phase::Queued {
                     queue: q.queue.clone(),
-                    callback: q.callback,
+                    callback,
                 };
                 self.steps.push_back(Step::Enqueue {
                     queue: q.queue.clone(),
@@ -438,8 +463,14 @@ impl Run {
                     requirements: q.requirements.clone(),
                     moh: q.moh.clone().unwrap_or_else(|| "moh".into()),
                     announce_secs: q.announce_secs,
-                    callback: q.callback,
+                    callback,
                 });
+            }
+            Node::Callback(_) if !self.can_call_back() => {
+                // A withheld number cannot be called back: say so rather than book a
+                // callback no agent could ever place.
+                self.log("callback_refused", json!({ "reason": "no_number" }));
+                self.play(vec!["callback_no_number".into()], false, After::Hangup);
             }
             Node::Callback(c) => {
                 self.steps.push_back(Step::Callback {
@@ -494,6 +525,13 @@ impl Run {
             }
             Some(Node::Collect(c)) => {
                 let is_terminator = !c.terminator.is_empty() && c.terminator.starts_with(d);
+                if !is_terminator && !d.is_ascii_digit() {
+                    // Collected digits are digits: `*` or the A–D keys (RFC 4733 events
+                    // 12–15, which some phones send) are not part of an order number.
+                    self.log("key_ignored", json!({ "key": d.to_string() }));
+                    self.arm_timeout();
+                    return;
+                }
                 if !is_terminator {
                     self.digits.push(d);
                 }
@@ -572,7 +610,7 @@ impl Run {
         self.play(names, true, After::WaitKey);
     }
 
-    fn http_result(&mut self, r: Result<Value, String>) {
+    fn http_result(&mut self, r: Result<Value, LookupError>) {
         let Some(Node::Http(h)) = self.current().cloned() else {
             return;
         };
@@ -593,7 +631,7 @@ impl Run {
                 self.enter(&h.next);
             }
             Err(e) => {
-                self.log("http_error", json!({ "error": e }));
+                self.log("http_error", json!({ "error": e.to_string() }));
                 self.enter(&h.on_error);
             }
         }

@@ -31,7 +31,7 @@ fn checks() -> Checks<'static> {
             if shape && (3..=15).contains(&digits) {
                 Ok(())
             } else {
-                Err("3 to 15 digits".into())
+                Err(NumberRefused("3 to 15 digits".into()))
             }
         },
     }
@@ -207,6 +207,55 @@ fn the_demo_menu_routes_by_key() {
     assert!(r.is_ended());
 }
 
+/// Regression: a caller with a withheld number (非通知) was offered a callback and could
+/// book one no agent could ever place. No offer in the queue, and a callback node says why.
+#[test]
+fn a_withheld_number_is_not_offered_a_callback() {
+    let mut r = started(demo(), "anonymous", "+81312345678", T);
+    steps(&mut r);
+    r.handle(Input::PromptDone, T + 8000);
+    steps(&mut r);
+    r.handle(Input::Digit('2'), T + 9000);
+    let s = steps(&mut r);
+    assert!(s
+        .iter()
+        .any(|x| matches!(x, Step::Enqueue { queue, callback: false, .. } if queue == "support")));
+    r.handle(Input::Digit('1'), T + 30_000);
+    let s = steps(&mut r);
+    assert!(
+        !s.iter().any(|x| matches!(x, Step::Callback { .. })),
+        "{s:?}"
+    );
+    assert!(!r.is_ended(), "the caller keeps waiting");
+
+    let flow = Arc::new(
+        load(
+            "cb.toml",
+            "name = \"cb\"\nstart = \"cb\"\nlanguage = \"ja\"\n[nodes.cb]\ntype = \"callback\"\nqueue = \"support\"\n",
+            &checks(),
+        )
+        .unwrap(),
+    );
+    for (caller, booked) in [
+        ("anonymous", false),
+        ("", false),
+        ("+819012345678", true),
+        ("0312345678", true),
+    ] {
+        let mut r = started(flow.clone(), caller, "100", T);
+        let s = steps(&mut r);
+        let callback = s.iter().any(|x| matches!(x, Step::Callback { .. }));
+        assert_eq!(callback, booked, "{caller}: {s:?}");
+        let expected = if booked {
+            "callback_ok"
+        } else {
+            "callback_no_number"
+        };
+        assert_eq!(plays(&s), vec![expected], "{caller}");
+        assert!(prompt_exists("ja", expected) && prompt_exists("en", expected));
+    }
+}
+
 #[test]
 fn wrong_keys_and_silence_retry_then_fail_over() {
     let mut r = started(demo(), "c", "d", T);
@@ -235,7 +284,8 @@ fn collect_reads_digits_until_the_terminator() {
     r.handle(Input::PromptDone, T);
     r.handle(Input::Digit('1'), T); // orders → order number
     steps(&mut r);
-    for d in ['4', '2', '0', '#'] {
+    // Regression: the A–D keys (INFO Signal=12–15) and `*` were collected as digits.
+    for d in ['4', 'A', '2', '*', '0', 'D', '#'] {
         r.handle(Input::Digit(d), T + 1);
     }
     let s = steps(&mut r);
@@ -354,6 +404,6 @@ next = "loop"
     let s = steps(&mut r);
     assert_eq!(s.last(), Some(&Step::Hangup), "an endless loop is cut off");
     let mut r = started(f, "+8190", "d", T);
-    r.handle(Input::HttpResult(Err("timeout".into())), T + 2000);
+    r.handle(Input::HttpResult(Err(LookupError::Timeout)), T + 2000);
     assert_eq!(plays(&steps(&mut r)), vec!["goodbye"]);
 }

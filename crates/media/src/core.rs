@@ -227,20 +227,24 @@ impl MediaCore {
 
     // ----- outputs ---------------------------------------------------------------------
 
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
 
+    #[must_use]
     pub fn poll_record(&mut self) -> Option<RecordChunk> {
         self.records.pop_front()
     }
 
     /// Packets from strangers were dropped (at most one notice per leg per
     /// [`crate::peer::NOTICE_INTERVAL_MS`]): for the shell to log.
+    #[must_use]
     pub fn poll_notice(&mut self) -> Option<StrangerNotice> {
         self.notices.pop_front()
     }

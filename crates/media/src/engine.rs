@@ -3,6 +3,7 @@
 //! hands recorded audio to a writer thread. Commands come in over a channel (with a mio
 //! waker); events go out over a tokio channel.
 
+use std::collections::VecDeque;
 use std::io::{BufWriter, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -219,7 +220,7 @@ pub struct MediaEngine {
 impl MediaEngine {
     pub fn start(
         config: EngineConfig,
-        events: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+        events: tokio::sync::mpsc::Sender<EngineEvent>,
     ) -> std::io::Result<MediaEngine> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -251,6 +252,8 @@ impl MediaEngine {
                     legs: FxHashMap::default(),
                     tokens: FxHashMap::default(),
                     next_token: 0,
+                    waiting: VecDeque::new(),
+                    keys_dropped: 0,
                 }
                 .run()
             })?;
@@ -287,10 +290,7 @@ enum WriterMsg {
     Close(RecordingId),
 }
 
-fn writer_loop(
-    rx: mpsc::Receiver<WriterMsg>,
-    events: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
-) {
+fn writer_loop(rx: mpsc::Receiver<WriterMsg>, events: tokio::sync::mpsc::Sender<EngineEvent>) {
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate: 8000,
@@ -301,6 +301,8 @@ fn writer_loop(
         RecordingId,
         (PathBuf, hound::WavWriter<BufWriter<std::fs::File>>, u64),
     > = FxHashMap::default();
+    // Blocking on the shell is fine here, unlike on the media thread: this thread only
+    // writes files, and the samples wait in its own queue meanwhile.
     while let Ok(msg) = rx.recv() {
         match msg {
             WriterMsg::Open(id, path) => {
@@ -312,7 +314,7 @@ fn writer_loop(
                         open.insert(id, (path, w, 0));
                     }
                     Err(e) => {
-                        let _ = events.send(EngineEvent::RecordingFailed {
+                        let _ = events.blocking_send(EngineEvent::RecordingFailed {
                             recording: id,
                             message: e.to_string(),
                         });
@@ -342,14 +344,14 @@ fn writer_loop(
                             message: e.to_string(),
                         },
                     };
-                    let _ = events.send(ev);
+                    let _ = events.blocking_send(ev);
                 }
             }
         }
     }
     for (id, (path, w, frames)) in open {
         let _ = w.finalize();
-        let _ = events.send(EngineEvent::RecordingFinished {
+        let _ = events.blocking_send(EngineEvent::RecordingFinished {
             recording: id,
             path,
             duration_ms: frames / 8,
@@ -368,7 +370,11 @@ struct EngineLoop {
     poll: Poll,
     core: MediaCore,
     rx: mpsc::Receiver<Command>,
-    events: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+    events: tokio::sync::mpsc::Sender<EngineEvent>,
+    /// Events the shell had no room for yet (see [`EngineLoop::emit`]).
+    waiting: VecDeque<MediaEvent>,
+    /// Key presses dropped because the shell had no room (see [`EngineLoop::emit`]).
+    keys_dropped: u64,
     wtx: mpsc::Sender<WriterMsg>,
     ports: Arc<Mutex<PortPool>>,
     legs: FxHashMap<LegId, LegSockets>,
@@ -547,7 +553,55 @@ impl EngineLoop {
                 let _ = self.wtx.send(WriterMsg::Close(recording));
                 continue;
             }
-            let _ = self.events.send(EngineEvent::Media(ev));
+            self.emit(ev);
+        }
+        self.send_waiting();
+    }
+
+    /// Hands an event to the shell without ever blocking the media thread (every call's
+    /// audio runs on it). When the shell's queue is full, a key press is dropped and
+    /// counted — a caller flooding keys must not stall everyone — while an event a call
+    /// depends on (a prompt's end, a latch, a silence timeout) waits here, in order, and is
+    /// sent at the next tick. Those come at most a few per leg, so this stays small.
+    fn emit(&mut self, ev: MediaEvent) {
+        use tokio::sync::mpsc::error::TrySendError;
+        if self.waiting.is_empty() {
+            match self.events.try_send(EngineEvent::Media(ev)) {
+                Ok(()) | Err(TrySendError::Closed(_)) => return,
+                Err(TrySendError::Full(EngineEvent::Media(ev))) => return self.keep(ev),
+                Err(TrySendError::Full(_)) => return,
+            }
+        }
+        self.keep(ev);
+    }
+
+    fn keep(&mut self, ev: MediaEvent) {
+        if matches!(ev, MediaEvent::Dtmf { .. }) {
+            self.keys_dropped += 1;
+            if self.keys_dropped.is_power_of_two() {
+                warn!(
+                    dropped = self.keys_dropped,
+                    "key presses dropped: the call shell is behind"
+                );
+            }
+        } else {
+            self.waiting.push_back(ev);
+        }
+    }
+
+    fn send_waiting(&mut self) {
+        while let Some(ev) = self.waiting.pop_front() {
+            match self.events.try_send(EngineEvent::Media(ev)) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(EngineEvent::Media(ev))) => {
+                    self.waiting.push_front(ev);
+                    return;
+                }
+                Err(_) => {
+                    self.waiting.clear();
+                    return;
+                }
+            }
         }
     }
 }

@@ -11,6 +11,15 @@
 //!   and events out.
 //! * `engine` — the IO shell: a thread with mio that owns the sockets and the core, and a
 //!   writer thread for recordings.
+//!
+//! ## Drive contract (the core)
+//!
+//! Commands (`add_leg`, `update_leg`, `set_source`, recordings…) and inputs
+//! ([`MediaCore::handle_rtp`], [`MediaCore::handle_rtcp`], [`MediaCore::handle_tick`] every
+//! 20 ms of the caller's clock) take the current time in ms. After each, drain
+//! [`MediaCore::poll_transmit`] (datagrams to send), [`MediaCore::poll_event`] (keys,
+//! prompts done, timeouts), [`MediaCore::poll_record`] (audio for recordings) and
+//! [`MediaCore::poll_notice`] (strangers' packets dropped, to log) until each is `None`.
 
 pub mod core;
 pub mod dtmf;

@@ -2,7 +2,6 @@
 //! them. Accepts WAV in 16-bit PCM, µ-law or A-law; 8 kHz mono is the norm, other rates
 //! are resampled (linearly) and stereo is mixed down.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -43,29 +42,8 @@ impl Prompt {
         Prompt::from_samples(name, samples)
     }
 
-    pub fn load(path: &Path) -> Result<Arc<Prompt>, PromptError> {
-        let p = path.display().to_string();
-        let read_err = |m: String| PromptError::Read {
-            path: p.clone(),
-            message: m,
-        };
-        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        Self::parse(&name, &bytes).map_err(|e| match e {
-            PromptError::Read { message, .. } => PromptError::Read {
-                path: p.clone(),
-                message,
-            },
-            PromptError::Format { format, .. } => PromptError::Format {
-                path: p.clone(),
-                format,
-            },
-        })
-    }
-
+    /// Reads a WAV file's bytes (the caller reads the file: this crate touches no files
+    /// outside its engine). `name` names the prompt and its errors.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Arc<Prompt>, PromptError> {
         // hound reads PCM and float; G.711 WAVs (format tags 7 and 6) are read here.
         if let Some(samples) = g711_wav(bytes) {

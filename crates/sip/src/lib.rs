@@ -9,21 +9,29 @@
 //! * `server` — the shell: endpoint, incoming requests, dialog state, commands.
 //! * `registrar` — phones' registrations (in memory, with expiry, several per account).
 //! * `digest` — server-side digest authentication with stateless nonces.
+//! * `info` — keys sent as SIP INFO bodies (`application/dtmf-relay`, `application/dtmf`).
+//! * `refer` — the `Refer-To` of a REFER, in every legal form.
+//! * `body` — the SDP of a message body: bare `application/sdp` or a multipart part.
 
 /// The digest realm of phone accounts. Stored credentials are HA1 hashes that include the
 /// realm, so it is fixed: changing it would invalidate every phone password.
 pub const REALM: &str = "tsunagu";
 
+pub mod body;
+pub mod caller;
 pub mod digest;
+pub mod info;
+pub mod refer;
 pub mod registrar;
 pub mod server;
 
 #[cfg(test)]
 mod parse_fuzz;
 
+pub use refer::{ReferTo, ReferToError};
 pub use registrar::{Binding, Registrar, Transport};
 pub use server::{
     start, DialTarget, Directory, EndCause, LegId, SipAccount, SipConfig, SipEvent, SipHandle,
     SipTls, TrunkAuth, TrunkHealth, TrunkMatch, TrunkRegistration, TrunkRegistrationStatus,
-    INCOMING_LEG_BASE,
+    EVENT_QUEUE, INCOMING_LEG_BASE,
 };

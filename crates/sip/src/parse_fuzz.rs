@@ -1,7 +1,7 @@
 //! Property tests of the parsing path every datagram takes: well-formed requests mutated at
 //! random (cut short, bytes flipped, lines dropped or repeated, oversized headers, wrong
 //! Content-Length) go through the SIP parser and our own readers of what it yields —
-//! digest credentials, Contact headers, DTMF bodies, the body-length check — without a
+//! digest credentials, Contact headers, DTMF bodies of INFO, Refer-To, the body-length check — without a
 //! panic. Bounded by PROPTEST_CASES (the test script sets it).
 
 use proptest::prelude::*;
@@ -95,9 +95,13 @@ fn apply(msg: &mut Vec<u8>, m: &Mutation) {
 fn read(msg: &rsip::SipMessage) {
     if let rsip::SipMessage::Request(req) = msg {
         let _ = crate::server::body_length_mismatch(req);
-        let _ = crate::server::dtmf_relay(&req.body);
+        let _ = crate::info::read_info(Some("application/dtmf-relay"), &req.body);
+        let _ = crate::info::read_info(Some("application/dtmf"), &req.body);
         for h in req.headers.iter() {
             match h {
+                Header::ReferTo(r) => {
+                    let _ = crate::refer::parse_refer_to(r.value());
+                }
                 Header::Authorization(a) => {
                     if let Some(c) = digest::parse_authorization(a.value()) {
                         let _ = digest::verify(&c, "INVITE", &digest::ha1("a", "tsunagu", "pw"));
@@ -141,7 +145,9 @@ proptest! {
             read(&parsed);
         }
         let _ = digest::parse_authorization(&String::from_utf8_lossy(&msg));
-        let _ = crate::server::dtmf_relay(&msg);
+        let text = String::from_utf8_lossy(&msg);
+        let _ = crate::info::read_info(Some("application/dtmf-relay"), &msg);
+        let _ = crate::refer::parse_refer_to(&text);
     }
 
     #[test]
@@ -149,7 +155,16 @@ proptest! {
         if let Ok(parsed) = rsip::SipMessage::try_from(data.as_slice()) {
             read(&parsed);
         }
-        let _ = digest::parse_authorization(&String::from_utf8_lossy(&data));
+        let text = String::from_utf8_lossy(&data);
+        let _ = digest::parse_authorization(&text);
+        let _ = crate::info::read_info(Some("application/dtmf"), &data);
+        let _ = crate::refer::parse_refer_to(&text);
+    }
+
+    #[test]
+    fn refer_to_values_never_panic(v in "[ -~]{0,120}") {
+        let _ = crate::refer::parse_refer_to(&v);
+        let _ = crate::refer::parse_refer_to(&format!("\"{v}\" <sip:{v}@h?Replaces={v}>"));
     }
 }
 

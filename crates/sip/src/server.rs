@@ -25,7 +25,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::body::BodyError;
 use crate::digest;
+use crate::info::{self, InfoBody, InfoError};
+use crate::refer::{parse_refer_to, ReferTo, ReferToError};
 use crate::registrar::{Binding, Registrar, Transport, MAX_EXPIRES, MIN_EXPIRES};
 
 pub type LegId = u64;
@@ -70,7 +73,15 @@ pub struct SipConfig {
     /// Key for stateless nonces.
     pub nonce_secret: String,
     pub user_agent: String,
+    /// How many events may wait for the shell ([`EVENT_QUEUE`] unless a test wants fewer).
+    /// When it is full a new call or registration is refused with `503 Service Unavailable`
+    /// and `Retry-After` — overload shows as a refusal the peer can act on, not as memory
+    /// growth — while events of calls already admitted wait for room (SIP retransmits).
+    pub event_queue: usize,
 }
+
+/// The default room for SIP events waiting for the shell.
+pub const EVENT_QUEUE: usize = 4096;
 
 /// A phone account (agents' SIP credentials).
 #[derive(Clone, Debug)]
@@ -142,14 +153,20 @@ pub enum SipEvent {
     },
     /// The peer ended an established (or, for incoming legs, ringing) leg.
     Ended { leg: LegId, cause: EndCause },
-    /// The peer sent a re-INVITE or UPDATE with SDP (hold, resume): answer with
-    /// [`SipHandle::answer_update`].
+    /// The peer sent a re-INVITE or UPDATE with SDP (hold, resume, new codec or address):
+    /// answer with [`SipHandle::answer_update`] or refuse with [`SipHandle::refuse_update`].
     Update { leg: LegId, offer: String },
+    /// The peer sent a re-INVITE without SDP (RFC 3261 §14.2): it wants our offer, sent
+    /// with [`SipHandle::answer_update`]; its answer comes in the ACK ([`SipEvent::AckAnswer`]).
+    OfferWanted { leg: LegId },
+    /// The ACK completing an offer we made in a 2xx (to an INVITE or re-INVITE without SDP)
+    /// carried this answer (None: the ACK had no body).
+    AckAnswer { leg: LegId, answer: Option<String> },
     /// DTMF by SIP INFO.
     Dtmf { leg: LegId, digit: char },
-    /// The peer asked to transfer the call (REFER) to this target: the user part of the
-    /// Refer-To URI (a number, an agent's or a queue's name).
-    Refer { leg: LegId, target: String },
+    /// The peer asked to transfer the call (REFER). It was answered 202 and told
+    /// `SIP/2.0 100 Trying`; the outcome must be reported with [`SipHandle::refer_notify`].
+    Refer { leg: LegId, refer_to: ReferTo },
     /// A phone (un)registered; `bindings` is how many contacts the account has now.
     Registered {
         tenant_id: i64,
@@ -255,6 +272,11 @@ struct State {
     /// (Call-ID, our tag) → leg. Stable through a client dialog's early → confirmed change.
     by_dialog: HashMap<(String, String), LegId>,
     updates: HashMap<LegId, TransactionHandle>,
+    /// Legs whose 2xx carried our offer: the CSeq of the INVITE whose ACK holds the answer.
+    ack_answers: HashMap<LegId, u32>,
+    /// The last NOTIFY of a REFER's progress sent on a leg: the next one, and a hang-up,
+    /// wait for it so the phone hears the outcome before the BYE.
+    refer_notifies: HashMap<LegId, tokio::task::JoinHandle<()>>,
     /// Legs we are ending ourselves: their termination is not reported back.
     closing: std::collections::HashSet<LegId>,
 }
@@ -266,7 +288,9 @@ struct Shared {
     dialogs: Arc<DialogLayer>,
     state_sender: DialogStateSender,
     state: Mutex<State>,
-    events: mpsc::UnboundedSender<SipEvent>,
+    events: mpsc::Sender<SipEvent>,
+    /// New calls and registrations refused with 503 because `events` was full.
+    refused_overload: AtomicU64,
     next_leg: AtomicU64,
     local: SipAddr,
     contact: rsip::Uri,
@@ -291,8 +315,31 @@ fn sdp_headers() -> Vec<Header> {
     vec![Header::ContentType("application/sdp".into())]
 }
 
-fn body_string(b: &[u8]) -> Option<String> {
-    (!b.is_empty()).then(|| String::from_utf8_lossy(b).to_string())
+/// A message's Content-Type value, if it has one.
+fn content_type(headers: &rsip::Headers) -> Option<String> {
+    headers.iter().find_map(|h| match h {
+        Header::ContentType(c) => Some(c.value().to_string()),
+        _ => None,
+    })
+}
+
+/// The session description of a request or response (see [`crate::body`]).
+fn sdp_of(headers: &rsip::Headers, body: &[u8]) -> Result<Option<String>, BodyError> {
+    crate::body::session_description(content_type(headers).as_deref(), body)
+}
+
+/// The session description of an ACK or a 2xx, which cannot be refused: one that is not
+/// SDP is no answer (the switch then treats the session as having none).
+fn answer_of(headers: &rsip::Headers, body: &[u8], what: &str) -> Option<String> {
+    sdp_of(headers, body).unwrap_or_else(|e| {
+        warn!("{what} body ignored: {e}");
+        None
+    })
+}
+
+/// The `415 Unsupported Media Type` headers: the body type we read (RFC 3261 §21.4.16).
+fn accept_sdp() -> Vec<Header> {
+    vec![Header::Accept(crate::body::ACCEPTED.into())]
 }
 
 /// Where a request goes, in rsipstack's terms.
@@ -376,7 +423,7 @@ async fn send_challenge(
 pub async fn start(
     config: SipConfig,
     directory: Arc<dyn Directory>,
-) -> Result<(SipHandle, mpsc::UnboundedReceiver<SipEvent>), rsipstack::Error> {
+) -> Result<(SipHandle, mpsc::Receiver<SipEvent>), rsipstack::Error> {
     let cancel = CancellationToken::new();
     let transport = TransportLayer::new(cancel.child_token());
     let udp =
@@ -408,7 +455,7 @@ pub async fn start(
     let incoming = endpoint.incoming_transactions()?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
-    let (events, events_rx) = mpsc::unbounded_channel();
+    let (events, events_rx) = mpsc::channel(config.event_queue.max(1));
     let contact = rsip::Uri {
         scheme: Some(rsip::Scheme::Sip),
         auth: None,
@@ -424,6 +471,7 @@ pub async fn start(
         state_sender,
         state: Mutex::new(State::default()),
         events,
+        refused_overload: AtomicU64::new(0),
         next_leg: AtomicU64::new(INCOMING_LEG_BASE),
         local,
         contact,
@@ -481,11 +529,11 @@ async fn incoming_loop(
 /// message is cut short or padded) is refused rather than guessed at.
 pub(crate) fn body_length_mismatch(req: &rsip::Request) -> bool {
     req.headers.iter().any(|h| match h {
-        Header::ContentLength(l) => l
+        Header::ContentLength(l) => !l
             .value()
             .trim()
             .parse::<usize>()
-            .map_or(true, |n| n != req.body.len()),
+            .is_ok_and(|n| n == req.body.len()),
         _ => false,
     })
 }
@@ -569,6 +617,10 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
         return tx.reply(StatusCode::Forbidden).await;
     }
     let account = account.expect("checked");
+    // Room for the event before the registrar changes: refused whole or done whole.
+    let Ok(permit) = shared.events.try_reserve() else {
+        return overloaded(shared, tx, "REGISTER").await;
+    };
     let Some((source, transport)) = source_of(tx) else {
         return tx.reply(StatusCode::BadRequest).await;
     };
@@ -630,7 +682,7 @@ async fn register(shared: &Shared, tx: &mut Transaction) -> rsipstack::Result<()
             format!("<{}>;expires={secs}", b.contact).into(),
         ));
     }
-    let _ = shared.events.send(SipEvent::Registered {
+    permit.send(SipEvent::Registered {
         tenant_id: account.tenant_id,
         agent_id: account.agent_id,
         username: creds.username.clone(),
@@ -693,15 +745,43 @@ async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::R
         .from_header()
         .ok()
         .and_then(|f| rsip::typed::From::parse(f.value()).ok());
-    let caller = from
-        .as_ref()
-        .and_then(|f| f.uri.user().map(str::to_string))
+    // The number from From, or from P-Asserted-Identity when From is anonymous and the
+    // caller did not ask for privacy (sip: or tel: URIs alike).
+    let asserted: Vec<&str> = req
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::PAssertedIdentity(p) => Some(p.value()),
+            _ => None,
+        })
+        .collect();
+    let privacy = req.headers.iter().find_map(|h| match h {
+        Header::Privacy(p) => Some(p.value()),
+        _ => None,
+    });
+    let caller = req
+        .from_header()
+        .ok()
+        .and_then(|f| crate::caller::caller_identity(f.value(), &asserted, privacy))
         .unwrap_or_else(|| "anonymous".into());
     let caller_name = from.and_then(|f| f.display_name).filter(|n| !n.is_empty());
     let call_id = req
         .call_id_header()
         .map(|c| c.value().to_string())
         .unwrap_or_default();
+    let offer = match sdp_of(&req.headers, &req.body) {
+        Ok(offer) => offer,
+        Err(e) => {
+            warn!(%source, "INVITE refused: {e}");
+            return tx
+                .reply_with(StatusCode::UnsupportedMediaType, accept_sdp(), None)
+                .await;
+        }
+    };
+    // Admission: a new call is taken only when the shell has room for it.
+    let Ok(permit) = shared.events.try_reserve() else {
+        return overloaded(&shared, &mut tx, "INVITE").await;
+    };
     let dialog = match shared.dialogs.get_or_create_server_invite(
         &tx,
         shared.state_sender.clone(),
@@ -719,8 +799,12 @@ async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::R
         let mut st = shared.state.lock().expect("sip state");
         st.by_dialog.insert(dialog_key(&dialog.id()), leg);
         st.legs.insert(leg, LegDialog::Server(dialog.clone()));
+        if offer.is_none() {
+            // No offer: ours goes in the 200, the caller's answer in the ACK (RFC 3264 §4).
+            st.ack_answers.insert(leg, cseq_of(&req));
+        }
     }
-    let _ = shared.events.send(SipEvent::Incoming {
+    permit.send(SipEvent::Incoming {
         leg,
         tenant_id: trunk.tenant_id,
         trunk: trunk.trunk,
@@ -728,12 +812,37 @@ async fn incoming_call(shared: Arc<Shared>, mut tx: Transaction) -> rsipstack::R
         caller_name,
         called,
         source,
-        offer: body_string(&req.body),
+        offer,
         call_id,
     });
     let mut d = dialog;
     d.handle(&mut tx).await
 }
+
+/// Refuses a new call or registration while the shell is behind: `503 Service Unavailable`
+/// with `Retry-After` (RFC 3261 §21.5.4), so the peer tries again later or elsewhere.
+async fn overloaded(
+    shared: &Shared,
+    tx: &mut Transaction,
+    what: &'static str,
+) -> rsipstack::Result<()> {
+    let n = shared.refused_overload.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() {
+        warn!(
+            refused = n,
+            "{what} refused with 503: the call shell is behind"
+        );
+    }
+    let mut r = tx
+        .endpoint_inner
+        .make_response(&tx.original, StatusCode::ServiceUnavailable, None);
+    r.headers
+        .push(Header::RetryAfter(RETRY_AFTER_SECS.to_string().into()));
+    tx.respond(r).await
+}
+
+/// What a refused peer is told to wait before trying again, in seconds.
+const RETRY_AFTER_SECS: u32 = 5;
 
 fn leg_of(shared: &Shared, id: &rsipstack::dialog::DialogId) -> Option<LegId> {
     shared
@@ -766,7 +875,7 @@ async fn state_loop(
                 });
                 if let Some(leg) = dialed {
                     if resp.status_code.code() == 180 || resp.status_code.code() == 183 {
-                        let _ = shared.events.send(SipEvent::Ringing { leg });
+                        let _ = shared.events.send(SipEvent::Ringing { leg }).await;
                     }
                 }
             }
@@ -775,46 +884,114 @@ async fn state_loop(
                     let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
                     continue;
                 };
-                match body_string(&req.body) {
-                    Some(offer) => {
+                let offer = match sdp_of(&req.headers, &req.body) {
+                    Ok(offer) => offer,
+                    Err(e) => {
+                        warn!(leg, "{} refused: {e}", req.method);
+                        let _ = handle
+                            .respond(StatusCode::UnsupportedMediaType, Some(accept_sdp()), None)
+                            .await;
+                        continue;
+                    }
+                };
+                match (offer, &req.method) {
+                    (Some(offer), _) => {
                         shared
                             .state
                             .lock()
                             .expect("sip state")
                             .updates
                             .insert(leg, handle);
-                        let _ = shared.events.send(SipEvent::Update { leg, offer });
+                        let _ = shared.events.send(SipEvent::Update { leg, offer }).await;
                     }
-                    None => {
+                    (None, Method::Invite) => {
+                        // A re-INVITE without SDP asks for our offer (RFC 3261 §14.2).
+                        {
+                            let mut st = shared.state.lock().expect("sip state");
+                            st.updates.insert(leg, handle);
+                            st.ack_answers.insert(leg, cseq_of(&req));
+                        }
+                        let _ = shared.events.send(SipEvent::OfferWanted { leg }).await;
+                    }
+                    (None, _) => {
+                        // An UPDATE without SDP (a session refresh) changes nothing.
                         let _ = handle.reply(StatusCode::OK).await;
                     }
                 }
             }
-            DialogState::Info(id, req, handle) => {
-                let digit = dtmf_relay(&req.body);
-                let _ = handle
-                    .reply(if digit.is_some() {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::UnsupportedMediaType
-                    })
+            DialogState::Confirmed(id, _) => {
+                // An ACK arrived. If it completes an offer we made in a 2xx, its body is
+                // the answer (the dialog keeps the last ACK; its CSeq says which INVITE).
+                let Some(leg) = leg_of(&shared, &id) else {
+                    continue;
+                };
+                let answer = {
+                    let mut st = shared.state.lock().expect("sip state");
+                    let Some(&cseq) = st.ack_answers.get(&leg) else {
+                        continue;
+                    };
+                    let dialog = match st.legs.get(&leg) {
+                        Some(LegDialog::Server(d)) | Some(LegDialog::Client { dialog: d, .. }) => {
+                            d.clone()
+                        }
+                        None => continue,
+                    };
+                    let Some(ack) = dialog.last_remote_ack().filter(|a| cseq_of(a) == cseq) else {
+                        continue;
+                    };
+                    st.ack_answers.remove(&leg);
+                    answer_of(&ack.headers, &ack.body, "ACK")
+                };
+                let _ = shared
+                    .events
+                    .send(SipEvent::AckAnswer { leg, answer })
                     .await;
-                if let (Some(leg), Some(digit)) = (leg_of(&shared, &id), digit) {
-                    let _ = shared.events.send(SipEvent::Dtmf { leg, digit });
+            }
+            DialogState::Info(id, req, handle) => {
+                let Some(leg) = leg_of(&shared, &id) else {
+                    let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    continue;
+                };
+                match info::read_info(content_type(&req.headers).as_deref(), &req.body) {
+                    Ok(InfoBody::Key(digit)) => {
+                        let _ = handle.reply(StatusCode::OK).await;
+                        let _ = shared.events.send(SipEvent::Dtmf { leg, digit }).await;
+                    }
+                    Ok(InfoBody::Empty) => {
+                        let _ = handle.reply(StatusCode::OK).await;
+                    }
+                    Err(e @ InfoError::UnsupportedType(_)) => {
+                        debug!(leg, "INFO refused: {e}");
+                        let accept = Header::Accept(info::ACCEPTED.into());
+                        let _ = handle
+                            .respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None)
+                            .await;
+                    }
+                    Err(e @ InfoError::Malformed { .. }) => {
+                        warn!(leg, "INFO refused: {e}");
+                        let _ = handle.reply(StatusCode::BadRequest).await;
+                    }
                 }
             }
             DialogState::Refer(id, req, handle) => {
-                let target = req.headers.iter().find_map(|h| match h {
-                    Header::ReferTo(r) => refer_target(r.value()),
-                    _ => None,
-                });
-                match (leg_of(&shared, &id), target) {
-                    (Some(leg), Some(target)) => {
+                let Some(leg) = leg_of(&shared, &id) else {
+                    let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    continue;
+                };
+                match refer_to(&req) {
+                    Ok(refer_to) => {
                         let _ = handle.reply(StatusCode::Accepted).await;
-                        let _ = shared.events.send(SipEvent::Refer { leg, target });
+                        // RFC 3515 §2.4.5: the implicit subscription's first NOTIFY.
+                        send_refer_notify(&shared, leg, 100, "Trying");
+                        let _ = shared.events.send(SipEvent::Refer { leg, refer_to }).await;
                     }
-                    _ => {
-                        let _ = handle.reply(StatusCode::BadRequest).await;
+                    Err(e) => {
+                        warn!(leg, "REFER refused: {e}");
+                        let code = match e {
+                            ReferToError::UnsupportedScheme(_) => StatusCode::UnsupportedUriScheme,
+                            _ => StatusCode::BadRequest,
+                        };
+                        let _ = handle.reply(code).await;
                     }
                 }
             }
@@ -835,6 +1012,8 @@ async fn state_loop(
                     let mut st = shared.state.lock().expect("sip state");
                     st.by_dialog.remove(&dialog_key(&id));
                     st.updates.remove(&leg);
+                    st.ack_answers.remove(&leg);
+                    st.refer_notifies.remove(&leg);
                     let known = st.legs.remove(&leg);
                     (known, st.closing.remove(&leg))
                 };
@@ -854,32 +1033,91 @@ async fn state_loop(
                 {
                     continue;
                 }
-                let _ = shared.events.send(SipEvent::Ended { leg, cause });
+                let _ = shared.events.send(SipEvent::Ended { leg, cause }).await;
             }
-            DialogState::Calling(_)
-            | DialogState::Trying(_)
-            | DialogState::WaitAck(_, _)
-            | DialogState::Confirmed(_, _) => {}
+            DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
         }
     }
 }
 
-/// `application/dtmf-relay` (Signal=5) or `application/dtmf` (5) bodies.
-pub(crate) fn dtmf_relay(body: &[u8]) -> Option<char> {
-    let text = String::from_utf8_lossy(body);
-    for line in text.lines() {
-        let line = line.trim();
-        let value = match line.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("signal") => v.trim(),
-            None if line.len() == 1 => line,
-            _ => continue,
-        };
-        let c = value.chars().next()?;
-        if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
-            return Some(c);
-        }
+/// The CSeq number of a request (0 when unreadable; the transaction layer refuses those).
+fn cseq_of(req: &rsip::Request) -> u32 {
+    req.cseq_header().and_then(|c| c.seq()).unwrap_or(0)
+}
+
+/// The one `Refer-To` of a REFER (RFC 3515 §2.4.1: exactly one), read.
+fn refer_to(req: &rsip::Request) -> Result<ReferTo, ReferToError> {
+    let mut values = req.headers.iter().filter_map(|h| match h {
+        Header::ReferTo(r) => Some(r.value()),
+        _ => None,
+    });
+    let value = values.next().ok_or(ReferToError::Empty)?;
+    if values.next().is_some() {
+        return Err(ReferToError::Malformed("more than one Refer-To".into()));
     }
-    None
+    parse_refer_to(value)
+}
+
+/// The reason phrase of a status code we report in a sipfrag (RFC 3261 §21).
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        200 => "OK",
+        202 => "Accepted",
+        403 => "Forbidden",
+        404 => "Not Found",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// Sends a NOTIFY of a REFER's progress on `leg` (RFC 3515 §2.4.4): `Event: refer`, a
+/// `message/sipfrag` body with the status line; a final status ends the subscription. It
+/// goes after the previous NOTIFY of the leg, and a hang-up of the leg waits for it.
+fn send_refer_notify(shared: &Arc<Shared>, leg: LegId, code: u16, reason: &str) {
+    let mut st = shared.state.lock().expect("sip state");
+    let Some(dialog) = st.legs.get(&leg).map(|d| match d {
+        LegDialog::Server(d) | LegDialog::Client { dialog: d, .. } => d.clone(),
+    }) else {
+        return;
+    };
+    let previous = st.refer_notifies.remove(&leg);
+    let phrase = if reason.is_empty() {
+        reason_phrase(code)
+    } else {
+        reason
+    };
+    let body = format!("SIP/2.0 {code} {phrase}\r\n").into_bytes();
+    let state = if code < 200 {
+        "active;expires=60".to_string()
+    } else {
+        "terminated;reason=noresource".to_string()
+    };
+    let task = tokio::spawn(async move {
+        if let Some(p) = previous {
+            let _ = p.await;
+        }
+        let headers = vec![
+            Header::Event("refer".into()),
+            Header::SubscriptionState(state.into()),
+            Header::ContentType("message/sipfrag;version=2.0".into()),
+        ];
+        let sent = tokio::time::timeout(
+            std::time::Duration::from_secs(4),
+            dialog.notify(Some(headers), Some(body)),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(_))) {
+            debug!(leg, code, "REFER NOTIFY not answered");
+        }
+    });
+    st.refer_notifies.insert(leg, task);
 }
 
 impl SipHandle {
@@ -948,6 +1186,28 @@ impl SipHandle {
         }
     }
 
+    /// Refuses a re-INVITE / UPDATE (488: nothing acceptable in the offer; 400: unreadable;
+    /// 481: no such call). The session stays as it was.
+    pub fn refuse_update(&self, leg: LegId, code: u16) {
+        let handle = {
+            let mut st = self.shared.state.lock().expect("sip state");
+            st.ack_answers.remove(&leg);
+            st.updates.remove(&leg)
+        };
+        if let Some(h) = handle {
+            tokio::spawn(async move {
+                let _ = h.reply(StatusCode::from(code)).await;
+            });
+        }
+    }
+
+    /// Reports how a REFER of `leg` ended (a final status: `200` when the transfer was
+    /// carried out, `404`, `503`… when it was not), as the last NOTIFY of its subscription.
+    /// `reason` replaces the standard reason phrase when not empty.
+    pub fn refer_notify(&self, leg: LegId, code: u16, reason: &str) {
+        send_refer_notify(&self.shared, leg, code.max(200), reason);
+    }
+
     /// Ends a leg in whatever way fits its state: BYE, CANCEL or a final response.
     pub fn hangup(&self, leg: LegId) {
         let dialog = {
@@ -964,7 +1224,18 @@ impl SipHandle {
         let Some(d) = dialog else {
             return;
         };
+        let notify = self
+            .shared
+            .state
+            .lock()
+            .expect("sip state")
+            .refer_notifies
+            .remove(&leg);
         tokio::spawn(async move {
+            // A transfer's outcome reaches the phone before its BYE.
+            if let Some(n) = notify {
+                let _ = n.await;
+            }
             let r = match d {
                 LegDialog::Server(d) => match d.state() {
                     DialogState::Confirmed(..) | DialogState::WaitAck(..) => d.bye().await,
@@ -999,12 +1270,16 @@ impl SipHandle {
         let from_user = from_user.to_string();
         let from_name = from_name.map(str::to_string);
         tokio::spawn(async move {
-            let fail = |code: u16, reason: String| {
-                let _ = shared.events.send(SipEvent::Failed { leg, code, reason });
+            let events = shared.events.clone();
+            let fail = move |code: u16, reason: String| {
+                let events = events.clone();
+                async move {
+                    let _ = events.send(SipEvent::Failed { leg, code, reason }).await;
+                }
             };
             let callee = match rsip::Uri::try_from(target.uri.as_str()) {
                 Ok(u) => u,
-                Err(e) => return fail(0, format!("bad target {}: {e}", target.uri)),
+                Err(e) => return fail(0, format!("bad target {}: {e}", target.uri)).await,
             };
             let opt = InviteOption {
                 caller_display_name: from_name,
@@ -1022,7 +1297,7 @@ impl SipHandle {
                 .do_invite_async(opt, shared.state_sender.clone())
             {
                 Ok(x) => x,
-                Err(e) => return fail(0, e.to_string()),
+                Err(e) => return fail(0, e.to_string()).await,
             };
             {
                 let mut st = shared.state.lock().expect("sip state");
@@ -1063,10 +1338,13 @@ impl SipHandle {
                         let id = dialog.id();
                         st.by_dialog.insert(dialog_key(&id), leg);
                     }
-                    let _ = shared.events.send(SipEvent::Answered {
-                        leg,
-                        answer: body_string(&resp.body),
-                    });
+                    let _ = shared
+                        .events
+                        .send(SipEvent::Answered {
+                            leg,
+                            answer: answer_of(&resp.headers, &resp.body, "2xx"),
+                        })
+                        .await;
                 }
                 Ok(Ok((_, resp))) => {
                     let code = resp.as_ref().map_or(0, |r| r.status_code.code());
@@ -1076,24 +1354,29 @@ impl SipHandle {
                         .unwrap_or_default();
                     cleanup(&shared, leg);
                     if !cancelled {
-                        fail(code, reason);
+                        fail(code, reason).await;
                     }
                 }
                 Ok(Err(e)) => {
                     cleanup(&shared, leg);
                     if !cancelled {
-                        fail(0, e.to_string());
+                        fail(0, e.to_string()).await;
                     }
                 }
                 Err(e) => {
                     cleanup(&shared, leg);
-                    fail(0, e.to_string());
+                    fail(0, e.to_string()).await;
                 }
             }
         });
     }
 
     /// Legs (dialogs) still open, including those being hung up.
+    /// New calls and registrations refused with 503 since start because the shell was behind.
+    pub fn refused_overload(&self) -> u64 {
+        self.shared.refused_overload.load(Ordering::Relaxed)
+    }
+
     pub fn open_legs(&self) -> usize {
         self.shared.state.lock().expect("sip state").legs.len()
     }
@@ -1275,21 +1558,6 @@ async fn send_options(
     None
 }
 
-/// The user part of a Refer-To (`<sip:0312345678@host;user=phone>`, `tel:+81…`, a queue
-/// or agent name): who the phone wants the call transferred to.
-fn refer_target(value: &str) -> Option<String> {
-    let uri = value.trim().trim_start_matches('<');
-    let uri = uri.split('>').next().unwrap_or_default();
-    let user = uri
-        .trim_start_matches("sips:")
-        .trim_start_matches("sip:")
-        .trim_start_matches("tel:")
-        .split(['@', ';', '?'])
-        .next()
-        .unwrap_or_default();
-    (!user.is_empty()).then(|| user.to_string())
-}
-
 fn set_trunk_status(
     shared: &Shared,
     trunk: &str,
@@ -1314,38 +1582,6 @@ fn cleanup(shared: &Shared, leg: LegId) {
     st.legs.remove(&leg);
     st.by_dialog.retain(|_, l| *l != leg);
     st.closing.remove(&leg);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::refer_target;
-
-    #[test]
-    fn refer_targets_are_their_user_part() {
-        assert_eq!(
-            refer_target("<sip:0120444555@10.0.0.1;user=phone>").as_deref(),
-            Some("0120444555")
-        );
-        assert_eq!(refer_target("sip:support@pbx").as_deref(), Some("support"));
-        assert_eq!(
-            refer_target("<tel:+81312345678>").as_deref(),
-            Some("+81312345678")
-        );
-        assert_eq!(
-            refer_target("<sip:tanaka@pbx?Replaces=x>").as_deref(),
-            Some("tanaka")
-        );
-        assert_eq!(refer_target("<>"), None);
-    }
-
-    #[test]
-    fn dtmf_relay_bodies() {
-        assert_eq!(
-            super::dtmf_relay(b"Signal=5\r\nDuration=160\r\n"),
-            Some('5')
-        );
-        assert_eq!(super::dtmf_relay(b"signal= #\r\n"), Some('#'));
-        assert_eq!(super::dtmf_relay(b"7"), Some('7'));
-        assert_eq!(super::dtmf_relay(b"Duration=160"), None);
-    }
+    st.ack_answers.remove(&leg);
+    st.refer_notifies.remove(&leg);
 }

@@ -39,11 +39,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn server() -> (
-    SipHandle,
-    tokio::sync::mpsc::UnboundedReceiver<SipEvent>,
-    u16,
-) {
+async fn server() -> (SipHandle, tokio::sync::mpsc::Receiver<SipEvent>, u16) {
+    server_with(EVENT_QUEUE).await
+}
+
+async fn server_with(
+    event_queue: usize,
+) -> (SipHandle, tokio::sync::mpsc::Receiver<SipEvent>, u16) {
     let port = free_port();
     let config = SipConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -51,6 +53,7 @@ async fn server() -> (
         realm: "tsunagu".into(),
         nonce_secret: "test".into(),
         user_agent: "tsunagu-test".into(),
+        event_queue,
     };
     let (h, rx) = start(config, Arc::new(TestDirectory)).await.unwrap();
     (h, rx, port)
@@ -313,4 +316,76 @@ async fn a_body_shorter_than_its_content_length_is_refused() {
             "cut {cut}: no call may be reported"
         );
     }
+}
+
+/// Sends an INVITE from a socket of its own; returns the socket to read the answers from.
+fn raw_invite(port: u16, id: &str) -> std::net::UdpSocket {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let msg = format!(
+        "INVITE sip:100@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-{id}\r\n\
+         From: <sip:a@127.0.0.1:{local}>;tag={id}\r\nTo: <sip:100@127.0.0.1:{port}>\r\nCall-ID: {id}@test\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:a@127.0.0.1:{local}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    );
+    sock.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+    sock
+}
+
+/// The first final answer on the socket (or None when none came in the read timeout).
+fn final_answer(sock: &std::net::UdpSocket) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if !text.starts_with("SIP/2.0 1") {
+            return Some(text);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_new_call_is_refused_with_503_while_the_shell_is_behind() {
+    // Regression (fault kind: unbounded voice-path channels): events for the shell piled up
+    // without limit. With room for two events and nobody reading them, the third INVITE must
+    // be refused with 503 and Retry-After — and not reported — while the first two wait.
+    let (h, mut rx, port) = server_with(2).await;
+    let first = raw_invite(port, "ov1");
+    let second = raw_invite(port, "ov2");
+    // Both admitted: their events are queued (read below), so room is gone.
+    for _ in 0..50 {
+        if h.open_legs() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let third = raw_invite(port, "ov3");
+    let answer = tokio::task::spawn_blocking(move || final_answer(&third))
+        .await
+        .unwrap()
+        .expect("the third INVITE is answered");
+    assert!(answer.starts_with("SIP/2.0 503"), "{answer}");
+    assert!(answer.contains("Retry-After: 5"), "{answer}");
+    assert_eq!(h.refused_overload(), 1);
+    let mut calls = Vec::new();
+    while let Ok(Some(SipEvent::Incoming { call_id, .. })) =
+        tokio::time::timeout(Duration::from_millis(300), rx.recv()).await
+    {
+        calls.push(call_id);
+    }
+    assert_eq!(
+        calls,
+        ["ov1@test", "ov2@test"],
+        "only the admitted calls are reported"
+    );
+    // With room again, a new call is taken.
+    let fourth = raw_invite(port, "ov4");
+    let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert!(
+        matches!(ev, Ok(Some(SipEvent::Incoming { ref call_id, .. })) if call_id == "ov4@test"),
+        "{ev:?}"
+    );
+    drop((first, second, fourth));
+    h.shutdown();
 }

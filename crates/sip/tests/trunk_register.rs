@@ -125,6 +125,7 @@ async fn register_with(password: &str) -> tsunagu_sip::TrunkRegistrationStatus {
             realm: "tsunagu".into(),
             nonce_secret: "test".into(),
             user_agent: "tsunagu-test".into(),
+            event_queue: tsunagu_sip::EVENT_QUEUE,
         },
         Arc::new(Nobody),
     )
@@ -202,6 +203,7 @@ async fn server() -> tsunagu_sip::SipHandle {
             realm: "tsunagu".into(),
             nonce_secret: "test".into(),
             user_agent: "tsunagu-test".into(),
+            event_queue: tsunagu_sip::EVENT_QUEUE,
         },
         Arc::new(Nobody),
     )
@@ -374,6 +376,7 @@ async fn provider_calls(password: &str, expect: &str) -> (i32, Option<String>) {
             realm: "tsunagu".into(),
             nonce_secret: "test".into(),
             user_agent: "tsunagu-test".into(),
+            event_queue: tsunagu_sip::EVENT_QUEUE,
         },
         Arc::new(DigestTrunk),
     )

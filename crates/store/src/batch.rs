@@ -2,6 +2,8 @@
 //! transaction. Nothing is acknowledged (to an API caller, over a WebSocket, to a phone)
 //! before its batch has committed.
 
+use tsunagu_domain::kpi::IntervalSums;
+
 use crate::error::StoreResult;
 use crate::rows::{AgentStateRow, ContactEventRow, ContactRow, NoteRow};
 use crate::Store;
@@ -14,6 +16,20 @@ pub enum Write {
     /// Records an agent state change and makes it the agent's current state.
     AgentState(AgentStateRow),
     Note(NoteRow),
+    /// Stores a finished local day's KPI intervals [start, end) (replacing what was stored)
+    /// and marks the day stored.
+    KpiDay {
+        tenant_id: i64,
+        start: i64,
+        end: i64,
+        intervals: Vec<IntervalSums>,
+    },
+    /// Adds a difference to a finished day's stored KPI interval (a contact of that day
+    /// changed): in the same transaction as the events that caused it.
+    KpiCorrection {
+        tenant_id: i64,
+        correction: IntervalSums,
+    },
 }
 
 impl Store {
@@ -122,6 +138,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Write::KpiDay {
+                    tenant_id,
+                    start,
+                    end,
+                    intervals,
+                } => crate::kpi::store_day(&mut tx, *tenant_id, *start, *end, intervals).await?,
+                Write::KpiCorrection {
+                    tenant_id,
+                    correction,
+                } => crate::kpi::correct(&mut tx, *tenant_id, correction).await?,
             }
         }
         tx.commit().await?;

@@ -98,6 +98,26 @@ impl Store {
         )
     }
 
+    /// Every event of the tenant's open contacts (waiting, ringing, talking, wrapping up),
+    /// by contact, then time: what a reading of today's figures must follow even for a
+    /// contact that entered its queue days ago.
+    pub async fn open_contact_events(&self, tenant_id: i64) -> StoreResult<Vec<ContactEventRow>> {
+        let q = format!(
+            "SELECT {} FROM contact_events WHERE tenant_id = $1 AND contact_id IN \
+             (SELECT id FROM contacts WHERE tenant_id = $1 \
+              AND status IN ('ivr', 'queued', 'offered', 'connected', 'wrap_up')) \
+             ORDER BY contact_id, at, id",
+            ContactEventRow::COLUMNS
+        );
+        rows(
+            sqlx::query(&q)
+                .bind(tenant_id)
+                .fetch_all(&self.pool)
+                .await?,
+            ContactEventRow::from_row,
+        )
+    }
+
     pub async fn contact_events(
         &self,
         tenant_id: i64,

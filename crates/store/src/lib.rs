@@ -22,6 +22,7 @@ mod config;
 mod contacts;
 mod customers;
 mod error;
+mod kpi;
 pub mod rows;
 mod tenants;
 pub mod testdb;

@@ -6,24 +6,18 @@
 //! Prints p50/p99/max API latency and throughput, and, as a baseline measured in the same
 //! run, the same lookup query run directly against the database with and without its index.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
+use tsunagu_api::{HttpConfig, ServerConfig};
 use tsunagu_domain::role::Role;
-use tsunagu_server::{HttpConfig, ServerConfig};
-use tsunagu_store::testdb::TestDb;
 use tsunagu_store::DbKind;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{arg, bench_tenant, db_kind};
 
 /// The i-th customer's number: 090-1xxx-xxxx style mobile numbers, all valid in Japan.
 fn phone(i: usize) -> String {
@@ -34,11 +28,7 @@ fn main() {
     let customers = arg("--customers", 1_000_000);
     let lookups = arg("--lookups", 20_000);
     let concurrency = arg("--concurrency", 8);
-    let kind = if std::env::args().any(|a| a == "--pg") {
-        DbKind::Postgres
-    } else {
-        DbKind::Sqlite
-    };
+    let kind = db_kind();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,19 +38,7 @@ fn main() {
 
 async fn run(kind: DbKind, customers: usize, lookups: usize, concurrency: usize) {
     println!("screen-pop benchmark on {kind:?}: {customers} customers, {lookups} lookups, {concurrency} concurrent clients");
-    let db = TestDb::new(kind).await;
-    let store = db.open().await.unwrap();
-    let tenant = tsunagu::provision::create_tenant(
-        &store,
-        tsunagu::provision::NewTenant {
-            slug: "bench",
-            name: "bench",
-            time_zone: "Asia/Tokyo",
-            region: "JP",
-        },
-    )
-    .await
-    .unwrap();
+    let (_db, store, tenant) = bench_tenant(kind).await;
     let (user, _) = tsunagu::provision::create_user(
         &store,
         &tenant,
@@ -187,7 +165,7 @@ async fn run(kind: DbKind, customers: usize, lookups: usize, concurrency: usize)
     let scan = db_time(direct(false), 20, &mut rng).await;
 
     // The API.
-    let server = tsunagu_server::start(
+    let server = tsunagu_api::start(
         ServerConfig {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             http: HttpConfig::default(),

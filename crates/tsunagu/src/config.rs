@@ -22,6 +22,7 @@
 //! recordings = "./tsunagu-data/recordings"
 //! prompts = "./prompts"                  # optional: <lang>/<name>.wav over the built-in set
 //! ring_timeout_secs = 30
+//! max_calls = 2000                       # calls at once; a new one beyond is refused (503)
 //! tls_listen = "0.0.0.0:5061"            # optional: SIP over TLS for phones and trunks
 //! tls_cert = "/etc/tsunagu/sip.crt"      #   certificate chain (PEM)
 //! tls_key = "/etc/tsunagu/sip.key"       #   private key (PEM)
@@ -54,6 +55,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
+use tsunagu_runtime::telephony::TrunkConfig;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +78,7 @@ struct SipSection {
     recordings: Option<String>,
     prompts: Option<String>,
     ring_timeout_secs: Option<Spanned<i64>>,
+    max_calls: Option<Spanned<i64>>,
     tls_listen: Option<Spanned<String>>,
     tls_cert: Option<Spanned<String>>,
     tls_key: Option<Spanned<String>>,
@@ -108,6 +111,9 @@ struct TrunkSection {
     inbound_password_env: Option<String>,
 }
 
+/// Calls at once unless `sip.max_calls` says otherwise.
+pub const DEFAULT_MAX_CALLS: usize = 2000;
+
 /// Telephony settings (the `[sip]` section).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SipSettings {
@@ -117,9 +123,14 @@ pub struct SipSettings {
     pub recordings: Option<PathBuf>,
     pub prompts: Option<PathBuf>,
     pub ring_timeout_secs: u32,
+    /// Calls at once (inbound and outbound); a new inbound call beyond is answered
+    /// `503 Service Unavailable`, a new outbound one refused with HTTP 503.
+    pub max_calls: usize,
     /// SIP over TLS: listen address, certificate and key files (PEM).
     pub tls: Option<TlsSettings>,
-    pub trunks: Vec<TrunkSettings>,
+    /// Validated into the runtime's one description of a trunk (tenant ids are found
+    /// when telephony starts).
+    pub trunks: Vec<TrunkConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -138,43 +149,10 @@ impl Default for SipSettings {
             recordings: None,
             prompts: None,
             ring_timeout_secs: 30,
+            max_calls: DEFAULT_MAX_CALLS,
             tls: None,
             trunks: Vec::new(),
         }
-    }
-}
-
-#[derive(Clone, PartialEq)]
-pub struct TrunkSettings {
-    pub name: String,
-    pub tenant: String,
-    pub allow: Vec<ipnet::IpNet>,
-    pub outbound: Option<SocketAddr>,
-    pub domain: Option<String>,
-    pub tcp: bool,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// The number presented on outbound calls, as its digits (`0312345678`, `+81312345678`).
-    pub caller_id: Option<String>,
-    pub national: bool,
-    /// Register with the provider, asking for this expiry (seconds).
-    pub register: Option<u32>,
-    /// Send OPTIONS to `outbound` this often, seconds (0: never).
-    pub qualify_secs: u32,
-    /// The provider's INVITEs may authenticate with digest: (username, password).
-    pub inbound_auth: Option<(String, String)>,
-}
-
-impl fmt::Debug for TrunkSettings {
-    // The password stays out of logs and error messages.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrunkSettings")
-            .field("name", &self.name)
-            .field("tenant", &self.tenant)
-            .field("allow", &self.allow)
-            .field("outbound", &self.outbound)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
     }
 }
 
@@ -257,16 +235,6 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
-        + 1;
-    (line, col)
-}
-
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
 impl Config {
@@ -314,7 +282,7 @@ impl Config {
             Err(e) => {
                 let location = match e.span() {
                     Some(span) => {
-                        let (l, c) = line_col(text, span.start);
+                        let (l, c) = tsunagu_flow::load::line_col(text, span.start);
                         format!("{name}:{l}:{c}")
                     }
                     None => name.to_string(),
@@ -327,7 +295,7 @@ impl Config {
             }
         };
         let at = |span: std::ops::Range<usize>| {
-            let (l, c) = line_col(text, span.start);
+            let (l, c) = tsunagu_flow::load::line_col(text, span.start);
             format!("{name}:{l}:{c}")
         };
         if let Some(v) = file.http.listen {
@@ -529,6 +497,15 @@ fn sip_settings(
             ),
         }
     }
+    if let Some(v) = s.max_calls {
+        match usize::try_from(*v.get_ref()) {
+            Ok(n) if (1..=100_000).contains(&n) => out.max_calls = n,
+            _ => err(
+                v.span(),
+                "sip.max_calls: must be between 1 and 100000".into(),
+            ),
+        }
+    }
     match (s.tls_listen, s.tls_cert, s.tls_key) {
         (None, None, None) => {}
         (Some(l), Some(c), Some(k)) => {
@@ -587,21 +564,22 @@ fn sip_settings(
     for t in s.trunks {
         let span = t.span();
         let t = t.into_inner();
-        let mut trunk = TrunkSettings {
+        let mut trunk = TrunkConfig {
             name: t.name.clone(),
             tenant: t.tenant,
+            tenant_id: 0,
             allow: Vec::new(),
             outbound: None,
             domain: t.domain,
             tcp: false,
-            username: t.username,
-            password: t.password,
+            auth: None,
             caller_id: None,
             national: t.national,
             register: None,
             qualify_secs: 60,
             inbound_auth: None,
         };
+        let mut password = t.password;
         let inbound_password = match t.inbound_password_env {
             Some(var) => match env_secret("inbound_password_env", &var) {
                 Ok(p) => Some(p),
@@ -613,7 +591,11 @@ fn sip_settings(
             None => t.inbound_password,
         };
         match (t.inbound_username, inbound_password) {
-            (Some(u), Some(p)) if !u.is_empty() && p.len() >= 8 => trunk.inbound_auth = Some((u, p)),
+            (Some(u), Some(p)) if !u.is_empty() && p.len() >= 8 => {
+                // Only the HA1 leaves the configuration.
+                let ha1 = tsunagu_sip::digest::ha1(&u, tsunagu_sip::REALM, &p);
+                trunk.inbound_auth = Some((u, ha1));
+            }
             (None, None) => {}
             _ => err(
                 span.clone(),
@@ -687,12 +669,15 @@ fn sip_settings(
         }
         if let Some(var) = t.password_env {
             match env_secret("password_env", &var) {
-                Ok(p) => trunk.password = Some(p),
+                Ok(p) => password = Some(p),
                 Err(m) => err(span.clone(), m),
             }
         }
+        if let (Some(username), Some(password)) = (t.username, password) {
+            trunk.auth = Some(tsunagu_sip::TrunkAuth { username, password });
+        }
         if t.register {
-            if trunk.outbound.is_none() || trunk.username.is_none() || trunk.password.is_none() {
+            if trunk.outbound.is_none() || trunk.auth.is_none() {
                 err(
                     span.clone(),
                     format!(
@@ -751,214 +736,4 @@ fn check_db_url(url: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_and_a_full_file() {
-        let text = r#"
-[http]
-listen = "0.0.0.0:9000"
-session_ttl_secs = 3600
-secure_cookies = true
-
-[database]
-url = "postgres://tsunagu@db/tsunagu"
-
-[log]
-format = "json"
-"#;
-        let c = Config::from_toml("t.toml", text).unwrap();
-        assert_eq!(c.http_listen, "0.0.0.0:9000".parse().unwrap());
-        assert_eq!(
-            (c.session_ttl_secs, c.secure_cookies, c.log_json),
-            (3600, true, true)
-        );
-        assert_eq!(c.database_url, "postgres://tsunagu@db/tsunagu");
-    }
-
-    #[test]
-    fn errors_name_the_line_and_column() {
-        let text = "[http]\nlisten = \"localhost\"\nsession_ttl_secs = 5\n";
-        let e = Config::from_toml("t.toml", text).unwrap_err();
-        assert_eq!(e.0.len(), 2);
-        assert_eq!(e.0[0].location, "t.toml:2:10");
-        assert!(e.0[0].message.contains("http.listen"));
-        assert_eq!(e.0[1].location, "t.toml:3:20");
-
-        let e = Config::from_toml("t.toml", "[http]\nlisen = 1\n").unwrap_err();
-        assert_eq!(e.0[0].location, "t.toml:2:1");
-        assert!(
-            e.0[0].message.contains("unknown field"),
-            "{}",
-            e.0[0].message
-        );
-
-        let e = Config::from_toml("t.toml", "[database]\nurl = \"mysql://x\"").unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("t.toml:2:7: database.url: must start with sqlite: or postgres:"));
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let env = |k: &str| match k {
-            "TSUNAGU_HTTP_LISTEN" => Some("127.0.0.1:1234".to_string()),
-            "TSUNAGU_LOG_LEVEL" => Some("loud".to_string()),
-            _ => None,
-        };
-        let e = Config::load(None, env).unwrap_err();
-        assert_eq!(e.0.len(), 1);
-        assert_eq!(e.0[0].location, "environment TSUNAGU_LOG_LEVEL");
-        let ok = Config::load(None, |k| {
-            (k == "TSUNAGU_HTTP_LISTEN").then(|| "127.0.0.1:1234".to_string())
-        })
-        .unwrap();
-        assert_eq!(ok.http_listen.port(), 1234);
-    }
-
-    /// Regression: a caller ID with a letter was presented as written.
-    #[test]
-    fn a_trunk_caller_id_must_be_a_number() {
-        let e = Config::from_toml(
-            "t.toml",
-            "[sip]\n[[sip.trunks]]\nname = \"c\"\ntenant = \"a\"\noutbound = \"192.0.2.1:5060\"\ncaller_id = \"03-1234-567a\"\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("t.toml:6:13: sip.trunks.caller_id: \"03-1234-567a\" must not contain `a`"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn sip_section_with_trunks() {
-        let text = r#"
-[sip]
-listen = "0.0.0.0:5070"
-media_ip = "192.0.2.10"
-rtp_ports = [30000, 31000]
-
-[[sip.trunks]]
-name = "carrier"
-tenant = "acme"
-allow = ["198.51.100.0/24", "198.51.100.200"]
-outbound = "198.51.100.5:5060"
-transport = "tcp"
-username = "0312345678"
-password = "secret"
-caller_id = "03-1234-5678"
-national = true
-"#;
-        let c = Config::from_toml("t.toml", text).unwrap();
-        let s = c.sip.unwrap();
-        assert_eq!((s.listen.port(), s.rtp_ports), (5070, (30000, 31000)));
-        let t = &s.trunks[0];
-        assert!(t.tcp && t.national);
-        assert_eq!(t.allow.len(), 2);
-        assert_eq!(
-            t.caller_id.as_deref(),
-            Some("0312345678"),
-            "presented as digits"
-        );
-        assert!(
-            !format!("{t:?}").contains("secret"),
-            "no password in debug output"
-        );
-
-        assert_eq!(t.register, None);
-        // Regression: the top of the port space is accepted without overflow.
-        assert_eq!(rtp_ports(65533, 65535), Ok((65533, 65535)));
-        assert!(rtp_ports(65534, 65535).is_err());
-        assert!(rtp_ports(1000, 2000).is_err());
-        assert_eq!(t.qualify_secs, 60, "OPTIONS keep-alive by default");
-        let e = Config::from_toml(
-            "t.toml",
-            "[sip]\n[[sip.trunks]]\nname = \"in\"\ntenant = \"a\"\ninbound_username = \"prov\"\ninbound_password = \"short\"\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("t.toml:2:1: trunk in: inbound_username needs inbound_password"),
-            "{e}"
-        );
-        let c = Config::from_toml(
-            "t.toml",
-            "[sip]\n[[sip.trunks]]\nname = \"in\"\ntenant = \"a\"\ninbound_username = \"prov\"\ninbound_password = \"long-enough\"\n",
-        )
-        .unwrap();
-        let t = &c.sip.unwrap().trunks[0];
-        assert_eq!(t.inbound_auth.as_ref().map(|a| a.0.as_str()), Some("prov"));
-        assert!(
-            !format!("{t:?}").contains("long-enough"),
-            "no password in debug output"
-        );
-        let e = Config::from_toml(
-            "t.toml",
-            "[sip]\n[[sip.trunks]]\nname = \"q\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nqualify_secs = 5\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("t.toml:6:16: sip.trunks.qualify_secs"), "{e}");
-
-        let reg = "[[sip.trunks]]\nname = \"r\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nusername = \"u\"\npassword = \"p\"\nregister = true\nregister_expires = 600\n";
-        let c = Config::from_toml("t.toml", &format!("[sip]\n{reg}")).unwrap();
-        assert_eq!(c.sip.unwrap().trunks[0].register, Some(600));
-        let e = Config::from_toml(
-            "t.toml",
-            "[sip]\n[[sip.trunks]]\nname = \"r\"\ntenant = \"a\"\noutbound = \"198.51.100.5:5060\"\nregister = true\nregister_expires = 5\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("t.toml:7:20: sip.trunks.register_expires"),
-            "{e}"
-        );
-        assert!(
-            e.contains("register needs outbound, username and password"),
-            "{e}"
-        );
-
-        // TLS: all three settings together, readable PEM files.
-        let dir = tempfile::tempdir().unwrap();
-        let cert = dir.path().join("c.pem");
-        let key = dir.path().join("k.pem");
-        std::fs::write(
-            &cert,
-            "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
-        std::fs::write(&key, "not a key").unwrap();
-        let tls = format!(
-            "[sip]\ntls_listen = \"0.0.0.0:5061\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            cert.display(),
-            key.display()
-        );
-        let e = Config::from_toml("t.toml", &tls).unwrap_err().to_string();
-        assert!(
-            e.contains("t.toml:4:11: sip.tls_key") && e.contains("holds no PEM"),
-            "{e}"
-        );
-        std::fs::write(
-            &key,
-            "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
-        let c = Config::from_toml("t.toml", &tls).unwrap();
-        assert_eq!(c.sip.unwrap().tls.unwrap().listen.port(), 5061);
-        let e = Config::from_toml("t.toml", "[sip]\ntls_listen = \"0.0.0.0:5061\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("t.toml:2:14: sip: give tls_listen, tls_cert and tls_key together"),
-            "{e}"
-        );
-
-        let bad = "[sip]\nmedia_ip = \"0.0.0.0\"\n[[sip.trunks]]\nname = \"x\"\ntenant = \"a\"\nallow = [\"nonsense\"]\n";
-        let e = Config::from_toml("t.toml", bad).unwrap_err();
-        let text = e.to_string();
-        assert!(text.contains("t.toml:2:12: sip.media_ip"), "{text}");
-        assert!(text.contains("t.toml:6:10: sip.trunks.allow"), "{text}");
-    }
-}
+mod tests;

@@ -13,253 +13,30 @@ use tsunagu_store::{Store, Write};
 
 use crate::provision::{self, AgentSpec, NewTenant, NewUser};
 
+mod data;
+
 pub const ADMIN_PASSWORD: &str = "tsunagu-admin";
 pub const SUPERVISOR_PASSWORD: &str = "tsunagu-sv";
 pub const AGENT_PASSWORD: &str = "tsunagu-agent";
 /// Password of every demo agent's phone account (SIP username = login name).
 pub const PHONE_PASSWORD: &str = "tsunagu-phone";
 
-/// (username, name, skills, queues by name with position, chat, email)
-type AgentDef = (
-    &'static str,
-    &'static str,
-    &'static [(&'static str, i64)],
-    &'static [(&'static str, i64)],
-    i64,
-    i64,
-);
-
-const AGENTS: &[AgentDef] = &[
-    (
-        "sato",
-        "佐藤 花子",
-        &[("japanese", 5), ("orders", 5), ("billing", 3)],
-        &[("orders", 1), ("billing", 2)],
-        0,
-        0,
-    ),
-    (
-        "suzuki",
-        "鈴木 一郎",
-        &[("japanese", 5), ("technical", 5), ("english", 3)],
-        &[("support", 1), ("english", 2)],
-        0,
-        0,
-    ),
-    (
-        "takahashi",
-        "高橋 美咲",
-        &[("japanese", 5), ("complaints", 5), ("orders", 3)],
-        &[("complaints", 1), ("orders", 2)],
-        0,
-        0,
-    ),
-    (
-        "tanaka",
-        "田中 健太",
-        &[("japanese", 4), ("technical", 3), ("orders", 2)],
-        &[("support", 2), ("orders", 3)],
-        0,
-        0,
-    ),
-    (
-        "watanabe",
-        "渡辺 さくら",
-        &[("japanese", 5), ("english", 5), ("technical", 2)],
-        &[("english", 1), ("support", 3)],
-        2,
-        3,
-    ),
-    (
-        "ito",
-        "伊藤 大輔",
-        &[("japanese", 5), ("billing", 5), ("complaints", 3)],
-        &[("billing", 1), ("complaints", 2)],
-        0,
-        0,
-    ),
-    (
-        "yamamoto",
-        "山本 陽子",
-        &[("japanese", 5), ("orders", 4), ("technical", 2)],
-        &[("orders", 2), ("support", 4)],
-        2,
-        0,
-    ),
-    (
-        "nakamura",
-        "中村 翔",
-        &[("japanese", 3), ("orders", 1), ("technical", 1)],
-        &[("orders", 5), ("support", 5)],
-        0,
-        0,
-    ),
-];
-
-const CUSTOMERS: &[(&str, &str, &str, &str, &str)] = &[
-    (
-        "山田 太郎",
-        "ヤマダ タロウ",
-        "03-5555-0101",
-        "taro.yamada@example.jp",
-        "ゴールド",
-    ),
-    (
-        "鈴木 美穂",
-        "スズキ ミホ",
-        "090-1111-0202",
-        "miho.suzuki@example.jp",
-        "一般",
-    ),
-    (
-        "佐々木 健",
-        "ササキ ケン",
-        "06-6555-0303",
-        "ken.sasaki@example.jp",
-        "シルバー",
-    ),
-    (
-        "高橋 由美",
-        "タカハシ ユミ",
-        "080-2222-0404",
-        "yumi.t@example.jp",
-        "一般",
-    ),
-    (
-        "小林 誠",
-        "コバヤシ マコト",
-        "052-555-0505",
-        "makoto.k@example.jp",
-        "ゴールド",
-    ),
-    (
-        "加藤 恵",
-        "カトウ メグミ",
-        "090-3333-0606",
-        "megumi.kato@example.jp",
-        "一般",
-    ),
-    (
-        "吉田 拓也",
-        "ヨシダ タクヤ",
-        "011-555-0707",
-        "takuya.y@example.jp",
-        "シルバー",
-    ),
-    (
-        "山口 さやか",
-        "ヤマグチ サヤカ",
-        "070-4444-0808",
-        "sayaka.y@example.jp",
-        "一般",
-    ),
-    (
-        "松本 大樹",
-        "マツモト ダイキ",
-        "092-555-0909",
-        "daiki.m@example.jp",
-        "ゴールド",
-    ),
-    (
-        "井上 真理",
-        "イノウエ マリ",
-        "090-5555-1010",
-        "mari.inoue@example.jp",
-        "一般",
-    ),
-    (
-        "木村 翔太",
-        "キムラ ショウタ",
-        "03-5555-1111",
-        "shota.kimura@example.jp",
-        "シルバー",
-    ),
-    (
-        "林 明美",
-        "ハヤシ アケミ",
-        "080-6666-1212",
-        "akemi.h@example.jp",
-        "一般",
-    ),
-    (
-        "清水 浩二",
-        "シミズ コウジ",
-        "045-555-1313",
-        "koji.shimizu@example.jp",
-        "ゴールド",
-    ),
-    (
-        "森 麻衣",
-        "モリ マイ",
-        "090-7777-1414",
-        "mai.mori@example.jp",
-        "一般",
-    ),
-    (
-        "池田 修",
-        "イケダ オサム",
-        "075-555-1515",
-        "osamu.ikeda@example.jp",
-        "シルバー",
-    ),
-    (
-        "橋本 優子",
-        "ハシモト ユウコ",
-        "070-8888-1616",
-        "yuko.h@example.jp",
-        "一般",
-    ),
-    (
-        "阿部 隆",
-        "アベ タカシ",
-        "022-555-1717",
-        "takashi.abe@example.jp",
-        "一般",
-    ),
-    (
-        "石川 千尋",
-        "イシカワ チヒロ",
-        "090-9999-1818",
-        "chihiro.i@example.jp",
-        "ゴールド",
-    ),
-    (
-        "前田 裕介",
-        "マエダ ユウスケ",
-        "03-5555-1919",
-        "yusuke.maeda@example.jp",
-        "一般",
-    ),
-    (
-        "藤田 涼子",
-        "フジタ リョウコ",
-        "080-1212-2020",
-        "ryoko.f@example.jp",
-        "シルバー",
-    ),
-    (
-        "John Smith",
-        "",
-        "+1 415 555 2671",
-        "john.smith@example.com",
-        "一般",
-    ),
-    (
-        "Emily Chen",
-        "",
-        "+44 20 7946 0958",
-        "emily.chen@example.co.uk",
-        "ゴールド",
-    ),
-];
-
+/// Ids of what was created, by name.
 struct Ids {
-    skills: Vec<(&'static str, i64)>,
-    queues: Vec<(&'static str, i64)>,
-    agents: Vec<(&'static str, i64)>,
+    skills: Vec<(String, i64)>,
+    queues: Vec<(String, i64)>,
+    agents: Vec<(String, i64)>,
 }
 
 impl Ids {
+    fn skill_levels(&self, s: &[data::SkillLevel]) -> Vec<(i64, i64)> {
+        s.iter().map(|x| (self.skill(&x.skill), x.level)).collect()
+    }
+    fn memberships(&self, q: &[data::Membership]) -> Vec<(i64, i64)> {
+        q.iter()
+            .map(|x| (self.queue(&x.queue), x.position))
+            .collect()
+    }
     fn skill(&self, n: &str) -> i64 {
         self.skills.iter().find(|s| s.0 == n).expect("demo skill").1
     }
@@ -268,8 +45,11 @@ impl Ids {
     }
 }
 
-fn req(skill: i64, steps: &[(i64, u8)]) -> serde_json::Value {
-    json!({ "skill_id": skill, "steps": steps.iter().map(|&(a, l)| json!({"after_secs": a, "min_level": l})).collect::<Vec<_>>() })
+/// A queue's skill requirements as stored (skills by id).
+fn requirements(ids: &Ids, reqs: &[data::Requirement]) -> serde_json::Value {
+    reqs.iter()
+        .map(|r| json!({ "skill_id": ids.skill(&r.skill), "steps": r.steps }))
+        .collect()
 }
 
 /// Seeds the demo center if the database has no tenant yet. Returns true if it did.
@@ -277,13 +57,14 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
     if !store.tenants().await?.is_empty() {
         return Ok(false);
     }
+    let d = data::center()?;
     let tenant = provision::create_tenant(
         store,
         NewTenant {
-            slug: "demo",
-            name: "つなぐ デモセンター",
-            time_zone: "Asia/Tokyo",
-            region: "JP",
+            slug: &d.tenant.slug,
+            name: &d.tenant.name,
+            time_zone: &d.tenant.time_zone,
+            region: &d.tenant.region,
         },
     )
     .await?;
@@ -295,171 +76,51 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
         queues: vec![],
         agents: vec![],
     };
-    for (name, display) in [
-        ("japanese", "日本語"),
-        ("english", "英語"),
-        ("orders", "受注"),
-        ("billing", "請求・お支払い"),
-        ("technical", "技術サポート"),
-        ("complaints", "クレーム対応"),
-    ] {
+    for sk in &d.skills {
         let row = SkillRow {
             id: store.next_id(now),
             tenant_id: t,
-            name: name.into(),
-            display_name: display.into(),
+            name: sk.name.clone(),
+            display_name: sk.display_name.clone(),
             created_at: now,
         };
         store.create_skill(&row).await?;
-        ids.skills.push((name, row.id));
+        ids.skills.push((sk.name.clone(), row.id));
     }
 
-    // (name, display, strategy, priority, sl%, sl secs, max wait, overflow, wrap-up, requirements)
-    type QueueDef<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        Option<&'a str>,
-        Option<i64>,
-        serde_json::Value,
-    );
-    let queue_defs: Vec<QueueDef> = vec![
-        (
-            "support",
-            "サポート",
-            "longest-idle",
-            0,
-            80,
-            30,
-            Some(600),
-            None,
-            Some(60),
-            json!([req(ids.skill("technical"), &[(0, 3), (30, 1), (90, 0)])]),
-        ),
-        (
-            "orders",
-            "受注",
-            "longest-idle",
-            0,
-            80,
-            20,
-            Some(300),
-            None,
-            Some(30),
-            json!([req(ids.skill("orders"), &[(0, 3), (20, 1), (60, 0)])]),
-        ),
-        (
-            "complaints",
-            "クレーム",
-            "ordered",
-            2,
-            90,
-            15,
-            Some(120),
-            Some("support"),
-            None,
-            json!([req(ids.skill("complaints"), &[(0, 4), (60, 3)])]),
-        ),
-        (
-            "billing",
-            "請求・お支払い",
-            "fewest-contacts",
-            0,
-            80,
-            30,
-            Some(600),
-            None,
-            Some(45),
-            json!([req(ids.skill("billing"), &[(0, 1)])]),
-        ),
-        (
-            "english",
-            "English support",
-            "round-robin",
-            0,
-            80,
-            30,
-            Some(300),
-            Some("support"),
-            Some(30),
-            json!([req(ids.skill("english"), &[(0, 2)])]),
-        ),
-    ];
-    for (name, display, strategy, priority, sl_pct, sl_secs, max_wait, overflow, wrap, reqs) in
-        queue_defs
-    {
+    for q in &d.queues {
         let row = QueueRow {
             id: store.next_id(now),
             tenant_id: t,
-            name: name.into(),
-            display_name: display.into(),
-            strategy: strategy.into(),
-            priority,
-            sl_target_pct: sl_pct,
-            sl_threshold_secs: sl_secs,
-            max_wait_secs: max_wait,
-            overflow_queue_id: overflow.map(|o| ids.queue(o)),
-            wrap_up_secs: wrap,
+            name: q.name.clone(),
+            display_name: q.display_name.clone(),
+            strategy: q.strategy.clone(),
+            priority: q.priority,
+            sl_target_pct: q.sl_target_pct,
+            sl_threshold_secs: q.sl_threshold_secs,
+            max_wait_secs: q.max_wait_secs,
+            overflow_queue_id: q.overflow.as_deref().map(|o| ids.queue(o)),
+            wrap_up_secs: q.wrap_up_secs,
             no_answer_timeout_secs: 20,
             max_no_answers: 3,
-            requirements: reqs.to_string(),
+            requirements: requirements(&ids, &q.requirements).to_string(),
             created_at: now,
             updated_at: now,
-            record_calls: matches!(name, "orders" | "support" | "complaints"),
+            record_calls: q.record_calls,
         };
         store.create_queue(&row).await?;
-        ids.queues.push((name, row.id));
+        ids.queues.push((q.name.clone(), row.id));
     }
 
-    let dispositions: &[(Option<&str>, &str, &str, &str)] = &[
-        (None, "resolved", "Resolved", "解決"),
-        (None, "callback", "Callback promised", "折り返し約束"),
-        (None, "escalated", "Escalated", "エスカレーション"),
-        (Some("orders"), "order_placed", "Order placed", "注文受付"),
-        (Some("orders"), "order_changed", "Order changed", "注文変更"),
-        (
-            Some("orders"),
-            "order_cancelled",
-            "Order cancelled",
-            "注文キャンセル",
-        ),
-        (Some("support"), "fixed", "Fixed on the call", "解決済み"),
-        (Some("support"), "repair", "Repair booked", "修理受付"),
-        (Some("support"), "faq", "Pointed to FAQ", "FAQ案内"),
-        (Some("complaints"), "apology", "Apology", "お詫び対応"),
-        (Some("complaints"), "refund", "Refund", "返金対応"),
-        (
-            Some("complaints"),
-            "product_issue",
-            "Product issue reported",
-            "製品不具合報告",
-        ),
-        (
-            Some("billing"),
-            "payment_confirmed",
-            "Payment confirmed",
-            "入金確認",
-        ),
-        (
-            Some("billing"),
-            "invoice_resent",
-            "Invoice re-sent",
-            "請求書再発行",
-        ),
-    ];
-    for &(queue, code, name, name_ja) in dispositions {
+    for x in &d.dispositions {
         store
             .create_disposition(&DispositionRow {
                 id: store.next_id(now),
                 tenant_id: t,
-                queue_id: queue.map(|q| ids.queue(q)),
-                code: code.into(),
-                name: name.into(),
-                name_ja: name_ja.into(),
+                queue_id: x.queue.as_deref().map(|q| ids.queue(q)),
+                code: x.code.clone(),
+                name: x.name.clone(),
+                name_ja: x.name_ja.clone(),
                 created_at: now,
             })
             .await?;
@@ -469,8 +130,8 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
         store,
         &tenant,
         NewUser {
-            username: "admin",
-            display_name: "管理者",
+            username: &d.admin.username,
+            display_name: &d.admin.display_name,
             role: Role::Admin,
             password: ADMIN_PASSWORD,
             agent: None,
@@ -481,66 +142,62 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool> {
         store,
         &tenant,
         NewUser {
-            username: "sv",
-            display_name: "主任 佐々木 恵子",
+            username: &d.supervisor.username,
+            display_name: &d.supervisor.display_name,
             role: Role::Supervisor,
             password: SUPERVISOR_PASSWORD,
             agent: Some(AgentSpec {
-                extension: Some("2000".into()),
-                skills: vec![(ids.skill("japanese"), 5), (ids.skill("complaints"), 5)],
-                queues: vec![(ids.queue("complaints"), 9)],
+                extension: Some(d.supervisor.extension.clone()),
+                skills: ids.skill_levels(&d.supervisor.skills),
+                queues: ids.memberships(&d.supervisor.queues),
                 phone_password: Some(PHONE_PASSWORD.into()),
                 ..Default::default()
             }),
         },
     )
     .await?;
-    ids.agents.push(("sv", sv_agent.expect("agent").agent.id));
-    for (i, &(username, name, skills, queues, chat, email)) in AGENTS.iter().enumerate() {
+    ids.agents.push((
+        d.supervisor.username.clone(),
+        sv_agent.expect("agent").agent.id,
+    ));
+    for (i, a) in d.agents.iter().enumerate() {
         let (_, agent) = provision::create_user(
             store,
             &tenant,
             NewUser {
-                username,
-                display_name: name,
+                username: &a.username,
+                display_name: &a.name,
                 role: Role::Agent,
                 password: AGENT_PASSWORD,
                 agent: Some(AgentSpec {
                     extension: Some(format!("{}", 1001 + i)),
-                    chat,
-                    email,
-                    skills: skills.iter().map(|&(s, l)| (ids.skill(s), l)).collect(),
-                    queues: queues.iter().map(|&(q, p)| (ids.queue(q), p)).collect(),
+                    chat: a.chat,
+                    email: a.email,
+                    skills: ids.skill_levels(&a.skills),
+                    queues: ids.memberships(&a.queues),
                     phone_password: Some(PHONE_PASSWORD.into()),
                 }),
             },
         )
         .await?;
-        ids.agents.push((username, agent.expect("agent").agent.id));
+        ids.agents
+            .push((a.username.clone(), agent.expect("agent").agent.id));
     }
 
-    seed_customers(store, &tenant, &ids, now).await?;
+    seed_customers(store, &tenant, &ids, &d, now).await?;
     Ok(true)
 }
 
 /// Sample customers, and for most of them a few past contacts with dispositions and notes.
-async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) -> Result<()> {
-    let notes = [
-        "配送日の変更をご希望。来週火曜に変更済み。",
-        "ルーターの再起動で復旧。再発時は修理受付へ。",
-        "請求額についてのお問い合わせ。明細を再送付。",
-        "商品の破損について強いご不満。お詫びし交換手配。",
-        "定期便の数量変更（2箱→3箱）。",
-        "Asked about international shipping; sent the rate table.",
-    ];
-    let plan: &[(&str, &str, &str, &str)] = &[
-        ("orders", "sato", "order_changed", "voice"),
-        ("support", "suzuki", "fixed", "voice"),
-        ("billing", "ito", "invoice_resent", "email"),
-        ("complaints", "takahashi", "apology", "voice"),
-        ("orders", "yamamoto", "order_placed", "voice"),
-        ("english", "watanabe", "resolved", "chat"),
-    ];
+async fn seed_customers(
+    store: &Store,
+    tenant: &TenantRow,
+    ids: &Ids,
+    d: &data::DemoCenter,
+    now: i64,
+) -> Result<()> {
+    let notes = &d.notes.texts;
+    let plan = &d.history;
     let agent_users: std::collections::HashMap<i64, i64> = store
         .agents(tenant.id)
         .await?
@@ -552,30 +209,36 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
     // agents' state history is made from them below, so handling time and occupancy (稼働率)
     // have something to count, like the talk time has.
     let mut work: std::collections::BTreeMap<i64, Vec<[i64; 4]>> = Default::default();
-    for (i, &(name, kana, phone, email, rank)) in CUSTOMERS.iter().enumerate() {
+    for (i, cu) in d.customers.iter().enumerate() {
         let c = CustomerFull {
             customer: CustomerRow {
                 id: store.next_id(now),
                 tenant_id: tenant.id,
-                display_name: name.into(),
-                name_kana: (!kana.is_empty()).then(|| kana.to_string()),
+                display_name: cu.name.clone(),
+                name_kana: cu.kana.clone(),
                 company: None,
                 attributes:
-                    json!({ "会員ランク": rank, "契約番号": format!("C-{:06}", 100_000 + i * 37) })
+                    json!({ "会員ランク": cu.rank, "契約番号": format!("C-{:06}", 100_000 + i * 37) })
                         .to_string(),
                 created_at: now - 90 * 86_400_000,
                 updated_at: now,
             },
             phones: vec![PhoneRow {
-                e164: normalize_phone(phone, &tenant.default_region)?,
+                e164: normalize_phone(&cu.phone, &tenant.default_region)?,
                 label: Some("主".into()),
             }],
-            emails: vec![email.into()],
+            emails: vec![cu.email.clone()],
         };
         store.create_customer(&c).await?;
         // History: i % 4 contacts, spread over the last two weeks.
         for k in 0..(i % 4) {
-            let (queue, agent, disposition, channel) = plan[(i + k) % plan.len()];
+            let past = &plan[(i + k) % plan.len()];
+            let (queue, agent, disposition, channel) = (
+                past.queue.as_str(),
+                past.agent.as_str(),
+                past.disposition.as_str(),
+                past.channel.as_str(),
+            );
             let agent_id = ids
                 .agents
                 .iter()
@@ -656,7 +319,7 @@ async fn seed_customers(store: &Store, tenant: &TenantRow, ids: &Ids, now: i64) 
                 tenant_id: tenant.id,
                 contact_id: id,
                 author_user_id: agent_users[&agent_id],
-                body: notes[(i + k) % notes.len()].into(),
+                body: notes[(i + k) % notes.len()].clone(),
                 created_at: start + wait + talk + acw,
             }));
         }
@@ -750,10 +413,14 @@ pub async fn ensure_voice(store: &Store) -> Result<()> {
 
 /// What to print when the demo starts.
 pub fn banner(http: &str, sip: Option<std::net::SocketAddr>, data_dir: &str) -> String {
-    let agents: Vec<String> = AGENTS
-        .iter()
-        .map(|a| format!("{} ({})", a.0, a.1))
-        .collect();
+    let agents: Vec<String> = data::center()
+        .map(|d| {
+            d.agents
+                .iter()
+                .map(|a| format!("{} ({})", a.username, a.name))
+                .collect()
+        })
+        .unwrap_or_default();
     let phone = match sip {
         Some(sip) => format!(
             "\n  SIP:       {sip} (UDP and TCP) — any number dialed here reaches the IVR\n\

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing::info;
+use tsunagu_api::{HttpConfig, ServerConfig};
 use tsunagu_domain::role::Role;
-use tsunagu_server::telephony::{TelephonyConfig, TrunkConfig};
-use tsunagu_server::{HttpConfig, ServerConfig};
+use tsunagu_runtime::telephony::{TelephonyConfig, TrunkConfig};
 use tsunagu_store::{redact_url, Store};
 
-use tsunagu::config::{Config, SipSettings, TrunkSettings};
+use tsunagu::config::{Config, SipSettings};
 use tsunagu::{demo, provision};
 
 #[derive(Parser)]
@@ -87,6 +87,9 @@ struct DemoArgs {
     /// RTP port range, e.g. 20000-30000.
     #[arg(long, default_value = "20000-30000", value_parser = parse_ports)]
     rtp_ports: (u16, u16),
+    /// Calls at once; a new call beyond is refused (SIP 503, HTTP 503).
+    #[arg(long, default_value_t = tsunagu::config::DEFAULT_MAX_CALLS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_calls: u32,
     /// Also listen for SIP over TLS here (needs --tls-cert and --tls-key).
     #[arg(long, requires_all = ["tls_cert", "tls_key"])]
     sip_tls: Option<SocketAddr>,
@@ -302,7 +305,10 @@ async fn telephony_config(
             .iter()
             .find(|x| x.slug == t.tenant)
             .with_context(|| format!("trunk {}: no tenant {}", t.name, t.tenant))?;
-        trunks.push(trunk_config(t, tenant.id));
+        trunks.push(TrunkConfig {
+            tenant_id: tenant.id,
+            ..t.clone()
+        });
     }
     let secret: [u8; 16] = rand::random();
     Ok(TelephonyConfig {
@@ -329,36 +335,8 @@ async fn telephony_config(
         nonce_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
         ring_timeout_secs: sip.ring_timeout_secs,
         rtp_timeout_secs: 60,
+        max_calls: sip.max_calls,
     })
-}
-
-fn trunk_config(t: &TrunkSettings, tenant_id: i64) -> TrunkConfig {
-    TrunkConfig {
-        name: t.name.clone(),
-        tenant_id,
-        allow: t.allow.clone(),
-        outbound: t.outbound,
-        domain: t.domain.clone(),
-        tcp: t.tcp,
-        auth: match (&t.username, &t.password) {
-            (Some(u), Some(p)) => Some(tsunagu_sip::TrunkAuth {
-                username: u.clone(),
-                password: p.clone(),
-            }),
-            _ => None,
-        },
-        caller_id: t.caller_id.clone(),
-        national: t.national,
-        register: t.register,
-        qualify_secs: t.qualify_secs,
-        // Only the HA1 leaves the configuration.
-        inbound_auth: t.inbound_auth.as_ref().map(|(u, p)| {
-            (
-                u.clone(),
-                tsunagu_sip::digest::ha1(u, tsunagu_sip::REALM, p),
-            )
-        }),
-    }
 }
 
 /// Where the database lives, for files kept beside it (recordings).
@@ -376,9 +354,9 @@ async fn serve(
     http: SocketAddr,
     http_config: HttpConfig,
     telephony: Option<TelephonyConfig>,
-    banner: impl FnOnce(&tsunagu_server::RunningServer),
+    banner: impl FnOnce(&tsunagu_api::RunningServer),
 ) -> Result<()> {
-    let mut server = tsunagu_server::start(
+    let mut server = tsunagu_api::start(
         ServerConfig {
             http_addr: http,
             http: http_config,
@@ -485,21 +463,22 @@ async fn run(cli: Cli) -> Result<()> {
                         a.sip.ip()
                     },
                     rtp_ports: a.rtp_ports,
+                    max_calls: a.max_calls as usize,
                     tls: match (a.sip_tls, a.tls_cert.clone(), a.tls_key.clone()) {
                         (Some(listen), Some(cert), Some(key)) => {
                             Some(tsunagu::config::TlsSettings { listen, cert, key })
                         }
                         _ => None,
                     },
-                    trunks: vec![TrunkSettings {
+                    trunks: vec![TrunkConfig {
                         name: "demo".into(),
                         tenant: "demo".into(),
+                        tenant_id: 0,
                         allow: any,
                         outbound: a.carrier,
                         domain: None,
                         tcp: false,
-                        username: None,
-                        password: None,
+                        auth: None,
                         caller_id: Some(demo::CALLER_ID.into()),
                         national: true,
                         register: None,
@@ -627,10 +606,10 @@ async fn run(cli: Cli) -> Result<()> {
             password,
         }) => {
             let pw = read_password(&password)?;
-            if pw.chars().count() < tsunagu_server::auth::password::MIN_LEN {
+            if pw.chars().count() < tsunagu_api::auth::password::MIN_LEN {
                 bail!(
                     "password: must be at least {} characters",
-                    tsunagu_server::auth::password::MIN_LEN
+                    tsunagu_api::auth::password::MIN_LEN
                 );
             }
             let store = open_store(&db).await?;
@@ -639,7 +618,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .user_by_name(t.id, &username)
                 .await?
                 .with_context(|| format!("no user {username:?}"))?;
-            u.password_hash = tsunagu_server::auth::password::hash(&pw);
+            u.password_hash = tsunagu_api::auth::password::hash(&pw);
             store.update_user(&u).await?;
             store.revoke_user_tokens(u.id).await?;
             println!("password of {username} changed; their sessions and tokens were revoked");

@@ -2,10 +2,10 @@
 //! the API: names checked, passwords hashed with argon2, defaults filled in.
 
 use anyhow::{bail, Context, Result};
+use tsunagu_api::auth::{password, token};
 use tsunagu_domain::reason::DEFAULT_REASONS;
 use tsunagu_domain::role::Role;
 use tsunagu_domain::validate::FieldErrors;
-use tsunagu_server::auth::{password, token};
 use tsunagu_store::rows::*;
 use tsunagu_store::Store;
 

@@ -229,7 +229,8 @@ async fn multi_agent_routing_through_the_api(kind: tsunagu_store::DbKind) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{cancelled}");
-    assert_eq!(cancelled["status"], "abandoned");
+    // The center's doing, not the customer's: interrupted (中断), in no rate.
+    assert_eq!(cancelled["status"], "interrupted");
     assert!(ws_n
         .next_matching(|v| v["type"] == "offer", Duration::from_millis(300))
         .await

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tsunagu_acd::{Channel, Presence};
-use tsunagu_server::center::{
+use tsunagu_runtime::center::{
     AgentCommand, Center, CenterError, Clock, LiveCall, NewContact, SystemClock, TenantHandle,
     VoiceCommand, VoiceDirective, VoiceReply,
 };
@@ -40,7 +40,7 @@ struct Rig {
     center: Arc<Center>,
     h: TenantHandle,
     tenant: i64,
-    directives: mpsc::UnboundedReceiver<(i64, VoiceDirective)>,
+    directives: mpsc::Receiver<(i64, VoiceDirective)>,
 }
 
 impl Rig {
@@ -55,7 +55,7 @@ impl Rig {
         let tenant = store.tenant_by_slug("demo").await.unwrap().unwrap().id;
         let clock = Arc::new(PanickyClock::default());
         let center = Center::new(store.clone(), clock.clone());
-        let (tx, directives) = mpsc::unbounded_channel();
+        let (tx, directives) = mpsc::channel(4096);
         center.set_voice_sink(tx);
         center.start_all().await.unwrap();
         let h = center.tenant(tenant).await.unwrap();
@@ -230,7 +230,11 @@ async fn panic_in_the_actor_keeps_live_contacts(kind: DbKind) {
     assert_eq!(waiting, 1, "the caller still waits in support");
     let (sato, _) = rig.agent("sato").await;
     let sato_state = snap.agents.iter().find(|a| a.agent_id == sato).unwrap();
-    assert_eq!(sato_state.status, "busy", "sato still has the task");
+    assert_eq!(
+        sato_state.status.as_str(),
+        "busy",
+        "sato still has the task"
+    );
 
     assert_eq!(rig.status(call).await, "queued");
     assert_eq!(rig.status(task).await, "connected");

@@ -21,13 +21,13 @@ use boundary::*;
 use tsunagu_acd::Presence;
 use tsunagu_domain::contact::EventKind;
 use tsunagu_domain::kpi::{visits_from_events, EventRecord, Outcome};
-use tsunagu_server::center::AgentCommand;
+use tsunagu_runtime::center::AgentCommand;
 
 /// The state every order must end in (after the caller is gone and everything settled).
 async fn check_consistent(w: &World, what: &str) {
     assert_eq!(w.sw.call_count(), 0, "{what}: a call is left in the switch");
     assert_eq!(w.sw.leg_count(), 0, "{what}: a leg is left in the switch");
-    for (&leg, _) in &w.dialed {
+    for &leg in w.dialed.keys() {
         assert!(
             w.hung_up.contains(&leg) || w.bridged_to.is_some(),
             "{what}: agent leg {leg} was never hung up"

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tsunagu_store::DbKind;
 
-fn total<'a>(report: &'a Value, queue: i64) -> &'a Value {
+fn total(report: &Value, queue: i64) -> &Value {
     report["totals"]
         .as_array()
         .unwrap()
@@ -18,6 +18,26 @@ fn total<'a>(report: &'a Value, queue: i64) -> &'a Value {
         .find(|r| r["queue_id"] == queue)
         .map(|r| &r["kpis"])
         .unwrap_or_else(|| panic!("no totals for {queue}: {report:#}"))
+}
+
+/// The wallboard's figures for today (`/api/kpi/realtime`, kept by the center as events
+/// commit) are the report's (`/api/kpi/queues`, recomputed from the stored events) for every
+/// queue. Agent time runs on between the two requests, so only what visits make is compared.
+async fn live_figures_are_the_report(sv: &Client) {
+    let live = sv.ok("/api/kpi/realtime").await;
+    let report = sv.ok("/api/kpi/queues?interval=0").await;
+    let queues = live["queues"].as_array().unwrap();
+    assert!(!queues.is_empty(), "{live:#}");
+    for q in queues {
+        let id = q["queue_id"].as_i64().unwrap();
+        let want = total(&report, id);
+        for k in VISIT_FIELDS {
+            assert_eq!(
+                q["today"][k], want[k],
+                "queue {id}: {k}\nlive {q:#}\nreport {want:#}"
+            );
+        }
+    }
 }
 
 async fn demo_history_has_handling_time_and_occupancy(kind: DbKind) {
@@ -53,6 +73,7 @@ async fn demo_history_has_handling_time_and_occupancy(kind: DbKind) {
         checked += 1;
     }
     assert!(checked >= 3, "{report:#}");
+    live_figures_are_the_report(&sv).await;
     srv.stop().await;
 }
 
@@ -109,6 +130,7 @@ async fn transferred_while_waiting_is_its_own_outcome(kind: DbKind) {
     );
     assert_eq!(d(support, "offered"), 1, "{after:#}");
     assert_eq!(d(support, "in_queue"), 1, "{after:#}");
+    live_figures_are_the_report(&sv).await;
     srv.stop().await;
 }
 
@@ -120,4 +142,65 @@ async fn transferred_while_waiting_is_its_own_outcome_sqlite() {
 #[tokio::test]
 async fn transferred_while_waiting_is_its_own_outcome_postgres() {
     transferred_while_waiting_is_its_own_outcome(DbKind::Postgres).await;
+}
+
+/// Regression: a supervisor cancelling a contact nobody took (`POST /api/contacts/{id}/end`)
+/// counted as the customer's abandon — every cleanup worsened 応答率 and 放棄率. It is the
+/// center's doing: interrupted (中断), in no rate; `customer_left` still says the customer
+/// gave up.
+async fn a_cancelled_contact_is_no_abandon(kind: DbKind) {
+    let mut srv = TestServer::demo(kind).await;
+    let sv = srv.login("sv", SV_PW).await;
+    let orders = sv.queue_id("orders").await;
+    let before = sv.ok("/api/kpi/queues?interval=0").await;
+    let mut ended = Vec::new();
+    for reason in [
+        json!({ "reason": "resolved elsewhere" }),
+        json!({}),
+        json!({ "reason": "customer_left" }),
+    ] {
+        let (s, c) = sv
+            .post(
+                "/api/contacts",
+                json!({ "queue_id": orders, "subject": "取消" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+        let (s, v) = sv.post(&format!("/api/contacts/{id}/end"), reason).await;
+        assert!(s.is_success(), "{v}");
+        ended.push((v["status"].clone(), v["end_reason"].clone()));
+    }
+    assert_eq!(
+        ended,
+        vec![
+            (json!("interrupted"), json!("resolved elsewhere")),
+            (json!("interrupted"), json!("cancelled")),
+            (json!("abandoned"), json!("customer_left")),
+        ]
+    );
+    let after = sv.ok("/api/kpi/queues?interval=0").await;
+    let d = |k: &str| {
+        total(&after, orders)[k].as_i64().unwrap() - total(&before, orders)[k].as_i64().unwrap()
+    };
+    assert_eq!(d("interrupted"), 2, "{after:#}");
+    // The customer's give-up within the short-abandon threshold is a short abandon.
+    assert_eq!(d("abandoned") + d("short_abandoned"), 1, "{after:#}");
+    assert_eq!(
+        d("offered"),
+        d("abandoned"),
+        "interruptions are not offered: {after:#}"
+    );
+    live_figures_are_the_report(&sv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_contact_is_no_abandon_sqlite() {
+    a_cancelled_contact_is_no_abandon(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_contact_is_no_abandon_postgres() {
+    a_cancelled_contact_is_no_abandon(DbKind::Postgres).await;
 }

@@ -142,7 +142,7 @@ fn every_shell_block_is_covered() {
     // parser; not run, so the test needs no Python).
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let script = std::fs::read_to_string(root.join("scripts/bench-voice")).unwrap();
-    for mode in ["setup", "bridged"] {
+    for mode in ["setup", "bridged", "overload"] {
         assert!(
             script.contains(&format!("\"{mode}\"")),
             "scripts/bench-voice has no mode {mode}"
@@ -337,7 +337,15 @@ async fn the_readme_runs_against_the_demo() {
 
     // The banner suggests the README's command to call the demo, folder included.
     let dial = subst(sh("baresip -f caller -e").trim());
-    let banner = demo.log();
+    // The banner is printed just after the server starts answering: wait for it.
+    let mut banner = demo.log();
+    for _ in 0..200 {
+        if banner.contains("call:") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        banner = demo.log();
+    }
     let suggested = banner
         .lines()
         .find_map(|l| l.trim().strip_prefix("call:"))

@@ -403,6 +403,17 @@ async fn a_stranger_spraying_every_port_is_never_heard_in_ivr_queue_call_or_moni
         level(&heard_suzuki, 350.0),
         level(&heard_caller, 350.0),
     );
+    // On failure, what the server says about the legs' peers helps tell a port clash in the
+    // test rig from a stranger taken as a peer.
+    let report = format!(
+        "{report}\nserver log on peers:\n{}",
+        demo.log()
+            .lines()
+            .filter(|l| l.contains("latched") || l.contains("no SDP"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     for s in [&left, &right, &heard_suzuki, &heard_sv, &heard_caller] {
         assert!(level(s, 1900.0) < 0.01, "{report}");
     }

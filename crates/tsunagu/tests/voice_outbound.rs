@@ -148,6 +148,22 @@ async fn click_to_call_rings_the_agent_then_dials_the_customer() {
     assert_dialed(&carrier, "0355550199");
     let done = demo.wait_events(&sv, id, "media", 2).await;
     assert_eq!(done["contact"]["status"], "wrap_up", "{done:#}");
+    // Answered when the customer answered, not when the call was placed (regression: the
+    // contact was answered at once, so ringing counted as talk time).
+    let connected = events(&done, "connected");
+    assert_eq!(connected.len(), 1, "{done:#}");
+    let customer_answered = events(&done, "ringing")
+        .into_iter()
+        .find(|e| e["data"]["leg"] == "customer" && e["data"]["state"] == "answered")
+        .expect("the customer answered");
+    assert!(
+        connected[0]["id"].as_i64() > customer_answered["id"].as_i64(),
+        "{done:#}"
+    );
+    assert_eq!(
+        done["contact"]["answered_at"], connected[0]["at"],
+        "{done:#}"
+    );
     // The agent's own hang-up from the screen is recorded as the agent's (it was
     // "system:hangup").
     assert_eq!(done["contact"]["end_reason"], "agent:hangup", "{done:#}");

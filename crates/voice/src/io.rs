@@ -78,18 +78,33 @@ pub enum SipIn {
         leg: LegId,
         cause: String,
     },
+    /// A re-INVITE or UPDATE with an SDP offer: answered with [`Out::SipAnswerUpdate`] or
+    /// refused with [`Out::SipRefuseUpdate`].
     Update {
         leg: LegId,
         offer: String,
+    },
+    /// A re-INVITE without SDP: our offer goes in the 200 ([`Out::SipAnswerUpdate`]), the
+    /// peer's answer comes in the ACK ([`SipIn::AckAnswer`]).
+    OfferWanted {
+        leg: LegId,
+    },
+    /// The ACK completing an offer we made in a 2xx carried this answer (None: no body).
+    AckAnswer {
+        leg: LegId,
+        answer: Option<String>,
     },
     Dtmf {
         leg: LegId,
         digit: char,
     },
-    /// A phone asked (REFER) to transfer its call; `target` is the Refer-To's user part.
+    /// A phone asked (REFER) to transfer its call. It was answered 202; the outcome goes
+    /// back as [`Out::SipReferNotify`]. `target` is the Refer-To's user part (None: the URI
+    /// has none); `attended`: the Refer-To carries `Replaces` (RFC 3891).
     Refer {
         leg: LegId,
-        target: String,
+        target: Option<String>,
+        attended: bool,
     },
 }
 
@@ -231,9 +246,24 @@ pub enum Out {
     SipHangup {
         leg: LegId,
     },
+    /// Answers a re-INVITE / UPDATE: with our answer, or (to a re-INVITE without SDP) our
+    /// offer.
     SipAnswerUpdate {
         leg: LegId,
         sdp: String,
+    },
+    /// Refuses a re-INVITE / UPDATE (400 unreadable SDP, 488 nothing acceptable, 481 no
+    /// such call); the session stays as it was.
+    SipRefuseUpdate {
+        leg: LegId,
+        code: u16,
+    },
+    /// Reports the outcome of a phone's REFER (RFC 3515 NOTIFY, final): 200 when the
+    /// transfer was carried out, an error status when it was not.
+    SipReferNotify {
+        leg: LegId,
+        code: u16,
+        reason: String,
     },
     // ----- media
     /// Create the leg's media endpoint; answer with [`crate::Switch::handle_leg_ready`].
@@ -300,9 +330,13 @@ pub enum Out {
         contact: ContactId,
         agent: AgentId,
     },
+    /// The offered agent's phone did not take the call. `unreachable`: it could not ring
+    /// at all (no phone registered, a network or server failure) — a miss the ACD counts —
+    /// rather than the agent declining (busy, decline).
     Reject {
         contact: ContactId,
         agent: AgentId,
+        unreachable: bool,
     },
     EndContact {
         contact: ContactId,
@@ -330,11 +364,14 @@ pub enum Out {
         recording: RecordingId,
         caller: String,
     },
-    /// A phone asked (REFER) to transfer its call to `target` (a queue, an agent or a
-    /// number — the shell resolves it and answers through the API paths).
+    /// A phone (`leg`, the agent's) asked (REFER) to transfer its call to `target` (a
+    /// queue, an agent or a number). The shell resolves it and carries it out through
+    /// [`crate::Switch::refer_transfer`] or the center; a target it cannot use is reported
+    /// with [`crate::Switch::refer_failed`].
     Refer {
         contact: ContactId,
         agent: AgentId,
+        leg: LegId,
         target: String,
     },
     /// An attended or blind transfer to another agent completed: the contact is theirs now.

@@ -384,7 +384,8 @@ fn withdrawn_offers_stop_ringing_and_busy_phones_reject() {
     assert!(
         o.contains(&Out::Reject {
             contact: CONTACT,
-            agent: 6
+            agent: 6,
+            unreachable: false
         }),
         "{o:?}"
     );
@@ -402,10 +403,14 @@ fn withdrawn_offers_stop_ringing_and_busy_phones_reject() {
         })
         .unwrap();
     h.sw.handle_located(leg7, vec![], h.now);
-    assert!(h.drain().contains(&Out::Reject {
-        contact: CONTACT,
-        agent: 7
-    }));
+    assert!(
+        h.drain().contains(&Out::Reject {
+            contact: CONTACT,
+            agent: 7,
+            unreachable: true
+        }),
+        "no phone registered is a miss, not the agent declining"
+    );
     // Still queued with music; a fourth agent takes it.
     h.connect(8);
 }
@@ -678,15 +683,25 @@ fn a_transfer_to_a_queue_puts_the_caller_back_with_music() {
     let agent = h.connect(5);
     let o = h.sip(SipIn::Refer {
         leg: agent,
-        target: "support".into(),
+        target: Some("support".into()),
+        attended: false,
     });
     assert!(o.contains(&Out::Refer {
         contact: CONTACT,
         agent: 5,
+        leg: agent,
         target: "support".into()
     }));
-    // The shell resolved it to a queue and the center moved the contact.
+    // The shell resolved it to a queue and the center moved the contact: the phone hears
+    // the transfer was carried out, then its leg is hung up.
     let o = h.center(CenterIn::Transferred { contact: CONTACT });
+    let notify = o
+        .iter()
+        .position(|x| matches!(x, Out::SipReferNotify { leg, code: 200, .. } if *leg == agent));
+    let bye = o
+        .iter()
+        .position(|x| matches!(x, Out::SipHangup { leg } if *leg == agent));
+    assert!(notify.is_some() && notify < bye, "{o:?}");
     assert_eq!(hangups(&o), vec![agent]);
     assert_eq!(prompts_of(&o, CUSTOMER), vec!["moh"]);
     assert!(o.iter().any(|x| matches!(x, Out::RecordStop { .. })));
@@ -809,13 +824,6 @@ fn calls_without_a_flow_or_usable_sdp_are_refused() {
             code: 404
         }]
     );
-    assert_eq!(
-        incoming(None, Some(flow())),
-        vec![Out::SipReject {
-            leg: CUSTOMER,
-            code: 488
-        }]
-    );
     let g729 = offer_sdp(4000).replace("RTP/AVP 0 101", "RTP/AVP 18");
     assert_eq!(
         incoming(Some(g729), Some(flow())),
@@ -824,8 +832,17 @@ fn calls_without_a_flow_or_usable_sdp_are_refused() {
             code: 488
         }]
     );
+    // SDP that cannot be read is a bad request, not an unacceptable one.
     assert_eq!(
         incoming(Some("garbage".into()), Some(flow())),
+        vec![Out::SipReject {
+            leg: CUSTOMER,
+            code: 400
+        }]
+    );
+    let no_audio = "v=0\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=video 1 RTP/AVP 96\r\n";
+    assert_eq!(
+        incoming(Some(no_audio.into()), Some(flow())),
         vec![Out::SipReject {
             leg: CUSTOMER,
             code: 488

@@ -28,8 +28,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tsunagu_domain::contact::EventKind;
 use tsunagu_domain::role::Role;
 use tsunagu_flow::{load, Checks, Flow};
-use tsunagu_server::center::actor::{Rebuild, TenantActor};
-use tsunagu_server::center::{
+use tsunagu_runtime::center::actor::{Rebuild, TenantActor};
+use tsunagu_runtime::center::{
     AgentCommand, Clock, Command, VoiceCommand, VoiceDirective, VoiceReply,
 };
 use tsunagu_store::rows::TenantRow;
@@ -181,7 +181,7 @@ pub struct World {
     pub clock: Arc<FakeClock>,
     pub store: Store,
     pub actor: TenantActor,
-    sink: mpsc::UnboundedReceiver<(i64, VoiceDirective)>,
+    sink: mpsc::Receiver<(i64, VoiceDirective)>,
     pub sw: Switch,
     pub tenant: i64,
     pub queues: HashMap<String, i64>,
@@ -210,7 +210,7 @@ impl World {
             .unwrap();
         let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
         let (events, _) = broadcast::channel(1024);
-        let (tx, sink) = mpsc::unbounded_channel();
+        let (tx, sink) = mpsc::channel(4096);
         let mut actor = TenantActor::new(t.tenant.clone(), store.clone(), clock.clone(), events)
             .with_voice(Some(tx));
         actor.rebuild(Rebuild::Startup).await.unwrap();
@@ -320,6 +320,21 @@ impl World {
             .max()
     }
 
+    /// A request to the switch from the API (hold, monitor, …), its outputs carried out.
+    pub fn request<T>(&mut self, f: impl FnOnce(&mut Switch, i64) -> T) -> T {
+        let now = self.now();
+        let r = f(&mut self.sw, now);
+        self.drain_switch();
+        r
+    }
+
+    /// Delivers everything in flight except the center's directives (they stay queued).
+    pub async fn settle_center_only(&mut self) {
+        while let Some(s) = self.enabled().into_iter().find(|s| *s != Step::Directive) {
+            self.step(s).await;
+        }
+    }
+
     pub fn answer_phone(&mut self, leg: LegId) {
         self.sip(SipIn::Answered {
             leg,
@@ -412,9 +427,18 @@ impl World {
                 VoiceCommand::Connected { contact, agent },
                 Then::Nothing,
             )),
-            Out::Reject { contact, agent } => self
-                .to_center
-                .push_back(cmd(VoiceCommand::Reject { contact, agent }, Then::Nothing)),
+            Out::Reject {
+                contact,
+                agent,
+                unreachable,
+            } => self.to_center.push_back(cmd(
+                VoiceCommand::Reject {
+                    contact,
+                    agent,
+                    unreachable,
+                },
+                Then::Nothing,
+            )),
             Out::EndContact {
                 contact,
                 side,

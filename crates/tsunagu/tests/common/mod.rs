@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tsunagu_server::{HttpConfig, RunningServer, ServerConfig};
+use tsunagu_api::{HttpConfig, RunningServer, ServerConfig};
 use tsunagu_store::testdb::TestDb;
 use tsunagu_store::{DbKind, Store};
 
@@ -59,20 +59,23 @@ impl TestServer {
                 break port;
             }
         };
-        // RTP ports of its own: per process, and per server within it.
+        // RTP ports of its own: per process, and per server within it — below the kernel's
+        // ephemeral ports (32768 and up), which any socket bound to port 0 may take, and
+        // apart from the phone tests' ranges (10000-29999).
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
-        let rtp = 40_000 + (std::process::id() % 20) as u16 * 1000 + n * 100;
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
+        let rtp = 30_000 + (std::process::id() % 6) as u16 * 400 + n * 100;
         let dir =
             std::env::temp_dir().join(format!("tsunagu-walk-{}-{sip_port}", std::process::id()));
-        let telephony = tsunagu_server::telephony::TelephonyConfig {
+        let telephony = tsunagu_runtime::telephony::TelephonyConfig {
             sip_listen: ([127, 0, 0, 1], sip_port).into(),
             sip_tls: None,
             media_ip: [127, 0, 0, 1].into(),
             rtp_port_min: rtp,
             rtp_port_max: rtp + 98,
-            trunks: vec![tsunagu_server::telephony::TrunkConfig {
+            trunks: vec![tsunagu_runtime::telephony::TrunkConfig {
                 name: "walk".into(),
+                tenant: tenant.slug.clone(),
                 tenant_id: tenant.id,
                 allow: vec![],
                 outbound: None,
@@ -90,14 +93,39 @@ impl TestServer {
             nonce_secret: "walk".into(),
             ring_timeout_secs: 30,
             rtp_timeout_secs: 60,
+            max_calls: 100,
         };
         TestServer::serve_with(db, store, Some(telephony)).await
+    }
+
+    /// The demo center served with `clock` as the center's time.
+    pub async fn demo_with_clock(
+        kind: DbKind,
+        clock: std::sync::Arc<dyn tsunagu_runtime::center::Clock>,
+    ) -> TestServer {
+        let db = TestDb::new(kind).await;
+        let store = db.open().await.expect("open store");
+        tsunagu::demo::seed_if_empty(&store).await.expect("seed");
+        let config = ServerConfig {
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            http: HttpConfig::default(),
+            telephony: None,
+        };
+        let server = tsunagu_api::start_with_clock(config, store.clone(), clock)
+            .await
+            .expect("start");
+        TestServer {
+            base: format!("http://{}", server.http_addr),
+            server: Some(server),
+            store,
+            db,
+        }
     }
 
     pub async fn serve_with(
         db: TestDb,
         store: Store,
-        telephony: Option<tsunagu_server::telephony::TelephonyConfig>,
+        telephony: Option<tsunagu_runtime::telephony::TelephonyConfig>,
     ) -> TestServer {
         let http = HttpConfig {
             ws_recheck_ms: 200,
@@ -108,7 +136,7 @@ impl TestServer {
             http,
             telephony,
         };
-        let server = tsunagu_server::start(config, store.clone())
+        let server = tsunagu_api::start(config, store.clone())
             .await
             .expect("start");
         let base = format!("http://{}", server.http_addr);
@@ -333,3 +361,26 @@ macro_rules! on_both {
         }
     };
 }
+
+/// A KPI report's figures that do not run on with the clock (agent time and occupancy do).
+pub const VISIT_FIELDS: [&str; 19] = [
+    "offered",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "overflowed",
+    "timed_out",
+    "interrupted",
+    "transferred_out",
+    "in_queue",
+    "answered_within_sl",
+    "answer_rate",
+    "abandon_rate",
+    "service_level",
+    "asa_secs",
+    "handled",
+    "aht_secs",
+    "talk_secs",
+    "hold_secs",
+    "acw_secs",
+];

@@ -6,11 +6,12 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod ua;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -31,13 +32,23 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// Disjoint RTP port ranges for the processes of one test run.
+/// Disjoint RTP port ranges for the processes of one test run: each test process takes a
+/// window of its own below the kernel's ephemeral ports (32768 and up on Linux), where no
+/// socket bound to port 0 — an HTTP client's, a resolver's — can take one of them, and hands
+/// out consecutive ranges in it (wrapping around after the window).
 pub fn rtp_range(size: u16) -> (u16, u16) {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let pid_spread = (std::process::id() % 40) as u16 * 200;
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let start = 32000 + pid_spread + n * size;
-    (start, start + size - 2)
+    const BASE: u32 = 10_000;
+    const WINDOW: u32 = 2_500;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let size = u32::from(size);
+    let window = BASE + (std::process::id() % 8) * WINDOW;
+    let mut off = NEXT.fetch_add(size, Ordering::Relaxed) % WINDOW;
+    if off + size > WINDOW {
+        off = 0;
+    }
+    // Even start: RTP on even ports, RTCP on the next odd one.
+    let start = (window + off) & !1;
+    (start as u16, (start + size - 2) as u16)
 }
 
 pub struct Demo {
@@ -66,6 +77,8 @@ pub struct DemoOptions {
     pub carrier: Option<u16>,
     /// Also listen for SIP over TLS, with a self-signed certificate made for the test.
     pub tls: bool,
+    /// `--max-calls` (the server's default when None).
+    pub max_calls: Option<u32>,
 }
 
 impl Demo {
@@ -97,6 +110,10 @@ impl Demo {
             "--rtp-ports".into(),
             format!("{lo}-{hi}"),
         ];
+        if let Some(n) = o.max_calls {
+            args.push("--max-calls".into());
+            args.push(n.to_string());
+        }
         if let Some(c) = o.carrier {
             args.push("--carrier".into());
             args.push(format!("127.0.0.1:{c}"));

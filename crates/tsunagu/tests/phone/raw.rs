@@ -89,6 +89,21 @@ impl RawCall {
     /// Calls `to` at the demo from `from`; the offer names `sdp_ip:rtp_port` (PCMU and
     /// telephone-event 101). Returns once the call is answered and acknowledged.
     pub async fn dial(server: &str, from: &str, to: &str, sdp_ip: &str, rtp_port: u16) -> RawCall {
+        match RawCall::try_dial(server, from, to, sdp_ip, rtp_port).await {
+            Ok(call) => call,
+            Err(answer) => panic!("the call is not answered: {answer}"),
+        }
+    }
+
+    /// Like [`RawCall::dial`], but a final answer other than 200 is returned as `Err`
+    /// (the whole response, already acknowledged).
+    pub async fn try_dial(
+        server: &str,
+        from: &str,
+        to: &str,
+        sdp_ip: &str,
+        rtp_port: u16,
+    ) -> Result<RawCall, String> {
         let sip = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = sip.local_addr().unwrap();
         let server: SocketAddr = server.parse().unwrap();
@@ -117,8 +132,36 @@ impl RawCall {
                 break;
             }
         }
-        let ok = answer.expect("the call is answered");
-        assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+        let ok = answer.expect("the INVITE is answered");
+        if !ok.starts_with("SIP/2.0 200") {
+            // A failure's ACK goes in the INVITE's transaction (same branch, To tag).
+            let to_header = header(&ok, "To")
+                .or_else(|| header(&ok, "t"))
+                .unwrap_or_default();
+            let ack = invite.replacen("INVITE sip:", "ACK sip:", 1).replacen(
+                " INVITE\r\n",
+                " ACK\r\n",
+                1,
+            );
+            let ack = match ack.lines().find(|l| l.starts_with("To:")) {
+                Some(to) => ack.replacen(to, &format!("To: {to_header}"), 1),
+                None => ack,
+            };
+            let ack = match ack.split_once("\r\n\r\n") {
+                Some((head, _)) => format!(
+                    "{}\r\n\r\n",
+                    head.replace("Content-Type: application/sdp\r\n", "")
+                        .replacen(
+                            &format!("Content-Length: {}", sdp.len()),
+                            "Content-Length: 0",
+                            1
+                        )
+                ),
+                None => ack,
+            };
+            call.sip.send_to(ack.as_bytes(), server).await.unwrap();
+            return Err(ok);
+        }
         let to_header = header(&ok, "To").or_else(|| header(&ok, "t")).unwrap();
         call.to_tag = to_header
             .split(";tag=")
@@ -143,7 +186,7 @@ impl RawCall {
         call.media = SocketAddr::new(ip.parse().unwrap(), port);
         let ack = call.request("ACK", &branch(), "", from);
         call.sip.send_to(ack.as_bytes(), server).await.unwrap();
-        call
+        Ok(call)
     }
 
     fn request(&self, method: &str, branch: &str, body: &str, from: &str) -> String {

@@ -1,6 +1,6 @@
 //! One call's state, and who hears whom.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use tsunagu_flow::Run;
@@ -177,9 +177,11 @@ pub(crate) struct Call {
     /// end it again.
     pub contact_closed: bool,
     pub monitors: Vec<Monitor>,
-    pub sources: HashMap<LegId, SourceSpec>,
+    pub sources: BTreeMap<LegId, SourceSpec>,
     /// Generation of each kind of timer; a fired timer of an older generation is stale.
     pub flow_gen: u64,
+    /// The flow deadline armed under the current `flow_gen` (None: none armed).
+    pub flow_armed: Option<i64>,
     pub announce_gen: u64,
     pub voicemail_gen: u64,
 }
@@ -218,8 +220,9 @@ impl Call {
             callback_requested: false,
             contact_closed: false,
             monitors: Vec::new(),
-            sources: HashMap::new(),
+            sources: BTreeMap::new(),
             flow_gen: 0,
+            flow_armed: None,
             announce_gen: 0,
             voicemail_gen: 0,
         }

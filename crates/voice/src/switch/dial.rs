@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tsunagu_media::g711::Law;
-use tsunagu_media::sdp::{self, Direction};
+use tsunagu_media::sdp::Direction;
 
 use super::call::*;
 use super::{Switch, Timer};
@@ -138,9 +138,8 @@ impl Switch {
         let Some(d) = self.dials.remove(&leg) else {
             return;
         };
-        let parsed = answer.as_deref().and_then(|s| sdp::parse(s).ok());
-        let law = parsed.as_ref().and_then(|o| o.choose_law().ok());
-        let (Some(o), Some(law)) = (parsed, law) else {
+        let parsed = answer.as_deref().and_then(|s| self.read_sdp(s).ok());
+        let Some((o, law)) = parsed else {
             // An answer we cannot use: end the leg (it is established now) and count it failed.
             self.dials.insert(leg, Dialing { sent: false, ..d });
             self.out.push_back(Out::SipHangup { leg });
@@ -233,6 +232,7 @@ impl Switch {
         };
         c.phase = Phase::Connected;
         let agent = c.agent_id();
+        let contact = c.contact;
         self.event(
             call,
             "ringing",
@@ -240,6 +240,11 @@ impl Switch {
             json!({ "state": "answered", "leg": "customer", "ring_secs": ring_secs }),
         );
         self.refresh_sources(call);
+        // An outbound call (click-to-call, callback) is answered when the customer is: the
+        // agent's ringing and the customer's are not talk time.
+        if let (Some(contact), Some(agent)) = (contact, agent) {
+            self.out.push_back(Out::Connected { contact, agent });
+        }
         self.start_recording(call);
     }
 

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::call::*;
 use super::Switch;
+use crate::error::CallError;
 use crate::io::*;
 
 fn party_json(p: &Party) -> serde_json::Value {
@@ -16,11 +17,17 @@ fn party_json(p: &Party) -> serde_json::Value {
 }
 
 impl Switch {
-    fn connected_call(&self, contact: ContactId) -> Result<CallId, String> {
-        let call = *self
-            .contacts
-            .get(&contact)
-            .ok_or("no call for this contact")?;
+    /// A call the caller just found (a vanished one is an error, not a panic).
+    fn call_ref(&self, call: CallId) -> Result<&Call, CallError> {
+        self.calls.get(&call).ok_or(CallError::Ended)
+    }
+
+    fn call_mut(&mut self, call: CallId) -> Result<&mut Call, CallError> {
+        self.calls.get_mut(&call).ok_or(CallError::Ended)
+    }
+
+    fn connected_call(&self, contact: ContactId) -> Result<CallId, CallError> {
+        let call = *self.contacts.get(&contact).ok_or(CallError::NoCall)?;
         if self
             .calls
             .get(&call)
@@ -28,7 +35,7 @@ impl Switch {
         {
             Ok(call)
         } else {
-            Err("the call is not connected to an agent".into())
+            Err(CallError::NotConnected)
         }
     }
 
@@ -47,20 +54,18 @@ impl Switch {
     }
 
     /// Refuses to dial an agent whose phone is taken (see [`Switch::agent_on_a_call`]).
-    fn check_free(&self, party: &Party) -> Result<(), String> {
+    fn check_free(&self, party: &Party) -> Result<(), CallError> {
         match party {
-            Party::Agent(a) if self.agent_on_a_call(*a) => {
-                Err(format!("agent {a} is on another call"))
-            }
+            Party::Agent(a) if self.agent_on_a_call(*a) => Err(CallError::AgentBusy(*a)),
             _ => Ok(()),
         }
     }
 
     /// Hold (the customer hears music, the agent nothing) or resume.
-    pub fn hold(&mut self, contact: ContactId, on: bool, now: i64) -> Result<(), String> {
+    pub fn hold(&mut self, contact: ContactId, on: bool, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = self.calls.get(&call).expect("call");
+        let c = self.call_ref(call)?;
         if c.held != on {
             let agent = c.agent_id();
             self.set_held(call, on, agent, "api");
@@ -90,12 +95,13 @@ impl Switch {
         contact: ContactId,
         paused: bool,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let rec = self.calls[&call]
+        let rec = self
+            .call_ref(call)?
             .recording
-            .ok_or("this call is not being recorded")?;
+            .ok_or(CallError::NotRecorded)?;
         self.out.push_back(Out::RecordPause {
             recording: rec,
             paused,
@@ -122,12 +128,12 @@ impl Switch {
         supervisor: AgentId,
         mode: MonitorMode,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = self.calls.get_mut(&call).expect("call");
+        let c = self.call_mut(call)?;
         if c.agent_id() == Some(supervisor) {
-            return Err("an agent cannot monitor their own call".into());
+            return Err(CallError::MonitorOwnCall);
         }
         if let Some(m) = c.monitors.iter_mut().find(|m| m.supervisor == supervisor) {
             m.mode = mode;
@@ -142,7 +148,7 @@ impl Switch {
         } else {
             self.check_free(&Party::Agent(supervisor))?;
             let leg = self.dial(call, Role::Monitor(supervisor), Party::Agent(supervisor));
-            let c = self.calls.get_mut(&call).expect("call");
+            let c = self.call_mut(call)?;
             c.monitors.push(Monitor {
                 supervisor,
                 leg,
@@ -203,18 +209,16 @@ impl Switch {
         contact: ContactId,
         supervisor: AgentId,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallError> {
         self.now = now.max(self.now);
-        let call = *self
-            .contacts
-            .get(&contact)
-            .ok_or("no call for this contact")?;
-        if !self.calls[&call]
+        let call = *self.contacts.get(&contact).ok_or(CallError::NoCall)?;
+        if !self
+            .call_ref(call)?
             .monitors
             .iter()
             .any(|m| m.supervisor == supervisor)
         {
-            return Err("this supervisor is not monitoring the call".into());
+            return Err(CallError::NotMonitoring);
         }
         self.stop_monitor_leg(call, supervisor, true);
         self.after_step();
@@ -243,21 +247,21 @@ impl Switch {
     }
 
     /// The agent calls someone while the customer waits with music (consultation).
-    pub fn consult(&mut self, contact: ContactId, party: Party, now: i64) -> Result<(), String> {
+    pub fn consult(&mut self, contact: ContactId, party: Party, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = &self.calls[&call];
+        let c = self.call_ref(call)?;
         if c.consult.is_some() {
-            return Err("a consultation is already in progress".into());
+            return Err(CallError::ConsultInProgress);
         }
         if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
-            return Err("an agent cannot consult themselves".into());
+            return Err(CallError::ConsultSelf);
         }
         self.check_free(&party)?;
-        let c = &self.calls[&call];
+        let c = self.call_ref(call)?;
         let held_before = c.held;
         let leg = self.dial(call, Role::Consult, party.clone());
-        let c = self.calls.get_mut(&call).expect("call");
+        let c = self.call_mut(call)?;
         c.consult = Some(Consult {
             party: party.clone(),
             leg,
@@ -322,14 +326,15 @@ impl Switch {
     }
 
     /// Ends the consultation and returns to the customer.
-    pub fn consult_cancel(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+    pub fn consult_cancel(&mut self, contact: ContactId, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let leg = self.calls[&call]
+        let leg = self
+            .call_ref(call)?
             .consult
             .as_ref()
             .map(|k| k.leg)
-            .ok_or("no consultation in progress")?;
+            .ok_or(CallError::NoConsultation)?;
         self.forget_leg(leg, true);
         self.consult_gone(call, leg, "cancelled");
         self.after_step();
@@ -337,15 +342,15 @@ impl Switch {
     }
 
     /// Joins the customer, the agent and the consulted party (3-way call).
-    pub fn conference(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+    pub fn conference(&mut self, contact: ContactId, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = self.calls.get_mut(&call).expect("call");
+        let c = self.call_mut(call)?;
         let k = c
             .consult
             .as_mut()
             .filter(|k| k.up)
-            .ok_or("the consulted party has not answered")?;
+            .ok_or(CallError::ConsultNotAnswered)?;
         k.conference = true;
         c.held = false;
         let agent = c.agent_id();
@@ -356,11 +361,11 @@ impl Switch {
     }
 
     /// Attended transfer: the consulted party takes over the customer; the agent leaves.
-    pub fn consult_complete(&mut self, contact: ContactId, now: i64) -> Result<(), String> {
+    pub fn consult_complete(&mut self, contact: ContactId, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        if !self.calls[&call].consult.as_ref().is_some_and(|k| k.up) {
-            return Err("the consulted party has not answered".into());
+        if !self.call_ref(call)?.consult.as_ref().is_some_and(|k| k.up) {
+            return Err(CallError::ConsultNotAnswered);
         }
         self.hand_over_to_consulted(call, true);
         self.after_step();
@@ -368,7 +373,9 @@ impl Switch {
     }
 
     fn hand_over_to_consulted(&mut self, call: CallId, hang_up_agent: bool) {
-        let c = self.calls.get_mut(&call).expect("call");
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         let Some(k) = c.consult.take() else { return };
         let Some((from, agent_leg)) = c.agent.take() else {
             return;
@@ -382,7 +389,11 @@ impl Switch {
     /// `party` on `leg` now has the customer: an agent takes over the contact; an external
     /// party ends it for the center while the call goes on.
     fn take_over(&mut self, call: CallId, from: AgentId, party: Party, leg: LegId, how: &str) {
-        let c = self.calls.get_mut(&call).expect("call");
+        let Some(c) = self.calls.get_mut(&call) else {
+            // The call is gone: the new party's leg has nothing to join.
+            self.forget_leg(leg, true);
+            return;
+        };
         match party {
             Party::Agent(to) => {
                 c.agent = Some((to, leg));
@@ -448,21 +459,21 @@ impl Switch {
         contact: ContactId,
         party: Party,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallError> {
         self.now = now.max(self.now);
         let call = self.connected_call(contact)?;
-        let c = &self.calls[&call];
+        let c = self.call_ref(call)?;
         if c.consult.is_some() {
-            return Err("finish the consultation first".into());
+            return Err(CallError::ConsultFirst);
         }
         if matches!(party, Party::Agent(a) if Some(a) == c.agent_id()) {
-            return Err("an agent cannot transfer a call to themselves".into());
+            return Err(CallError::TransferSelf);
         }
         self.check_free(&party)?;
-        let c = &self.calls[&call];
-        let (from, agent_leg) = c.agent.expect("connected");
+        let (from, agent_leg) = self.call_ref(call)?.agent.ok_or(CallError::NotConnected)?;
         self.stop_recording(call);
-        for m in self.calls[&call]
+        for m in self
+            .call_ref(call)?
             .monitors
             .iter()
             .map(|m| m.supervisor)
@@ -470,9 +481,11 @@ impl Switch {
         {
             self.stop_monitor_leg(call, m, true);
         }
+        // A phone that asked for this transfer hears it was carried out before its BYE.
+        self.refer_succeeded(agent_leg);
         self.forget_leg(agent_leg, true);
         let leg = self.dial(call, Role::Blind, party.clone());
-        let c = self.calls.get_mut(&call).expect("call");
+        let c = self.call_mut(call)?;
         c.agent = None;
         c.held = false;
         c.phase = Phase::Transferring;
@@ -542,7 +555,10 @@ impl Switch {
     /// Takes every agent-side leg off the call and puts the caller back in the queue.
     fn wait_in_queue(&mut self, call: CallId) {
         self.stop_recording(call);
-        let c = self.calls.get_mut(&call).expect("call");
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let agent_leg = c.agent.map(|a| a.1);
         let mut legs: Vec<LegId> = Vec::new();
         legs.extend(c.agent.take().map(|a| a.1));
         legs.extend(c.consult.take().map(|k| k.leg));
@@ -551,6 +567,10 @@ impl Switch {
         c.held = false;
         c.phase = Phase::Queued;
         c.queue = Some(QueueState::plain());
+        // A phone that asked for this transfer hears it was carried out before its BYE.
+        if let Some(a) = agent_leg {
+            self.refer_succeeded(a);
+        }
         for leg in legs {
             self.forget_leg(leg, true);
         }
@@ -576,12 +596,9 @@ impl Switch {
     }
 
     /// Hangs up a call from outside it: its agent's screen or a supervisor (`by`).
-    pub fn hangup(&mut self, contact: ContactId, by: Side, now: i64) -> Result<(), String> {
+    pub fn hangup(&mut self, contact: ContactId, by: Side, now: i64) -> Result<(), CallError> {
         self.now = now.max(self.now);
-        let call = *self
-            .contacts
-            .get(&contact)
-            .ok_or("no call for this contact")?;
+        let call = *self.contacts.get(&contact).ok_or(CallError::NoCall)?;
         self.end_call(call, by, "hangup", None);
         self.after_step();
         Ok(())

@@ -19,6 +19,8 @@ fn number_prompt(prefix: &str, n: u32, max: u32, over: &str) -> String {
 impl Switch {
     /// Carries out the flow's steps until it waits for something.
     pub(super) fn run_flow(&mut self, call: CallId) {
+        // Its deadline may have moved: `after_step` re-arms the calls noted here.
+        self.flow_touched.push(call);
         loop {
             let Some(c) = self.calls.get_mut(&call) else {
                 return;
@@ -140,7 +142,9 @@ impl Switch {
                 Step::Transfer { number } => {
                     c.play_token = None;
                     let leg = self.dial(call, Role::Forward, Party::Number(number.clone()));
-                    let c = self.calls.get_mut(&call).expect("call");
+                    let Some(c) = self.calls.get_mut(&call) else {
+                        return;
+                    };
                     c.forward = Some(leg);
                     c.phase = Phase::Transferring;
                     self.event(

@@ -9,30 +9,42 @@
 //! (listen, whisper, barge) and be recorded (paused and resumed from the API).
 //!
 //! * `call` — a call's state and the "who hears whom" rule.
+//! * `inbound` — a call arriving: its offer read, call and contact created, answered.
 //! * `ivr` — carrying out the flow's steps, queue music and announcements.
 //! * `dial` — outgoing legs: locate, prepare media, INVITE, answer or failure.
 //! * `offers` — the ACD's offers: ringing agents, confirming, connecting.
 //! * `features` — commands from the API: hold, consult, transfer, conference, monitor,
 //!   recording.
+//! * `negotiate` — SDP offer/answer after the first: re-offers, offers we make when asked
+//!   (re-INVITE or INVITE without SDP), answers read from the ACK.
+//! * `refer` — transfers a phone asks for (REFER) and their outcome (NOTIFY, timeline).
+//! * `timers` — arming deadlines: the flow deadlines of the calls a step touched (or, as
+//!   the reference, of every call), in one deadline queue.
 
 mod call;
 mod dial;
 mod features;
+mod inbound;
 mod ivr;
+mod negotiate;
 mod offers;
+mod refer;
 mod resync;
+mod timers;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use serde_json::json;
-use tsunagu_flow::{Flow, Input as FlowInput, Run};
+use tsunagu_flow::Input as FlowInput;
 use tsunagu_media::core::MediaEvent;
 use tsunagu_media::g711::Law;
-use tsunagu_media::sdp::{self, Direction, LocalAudio};
+use tsunagu_media::sdp::{self, AudioOffer, Direction, LocalAudio};
 
+use crate::error::CallError;
 use crate::io::*;
 use call::*;
 
@@ -65,18 +77,35 @@ enum Timer {
     DialTimeout(LegId),
 }
 
+/// Maps are `FxHashMap`: no random seed, so the same inputs iterate in the same order and
+/// give the same outputs, run after run (and faster than SipHash for integer keys).
 pub struct Switch {
     cfg: SwitchConfig,
     now: i64,
-    calls: HashMap<CallId, Call>,
-    legs: HashMap<LegId, (CallId, Role)>,
-    media: HashMap<LegId, Media>,
-    dials: HashMap<LegId, Dialing>,
-    contacts: HashMap<ContactId, CallId>,
+    calls: FxHashMap<CallId, Call>,
+    legs: FxHashMap<LegId, (CallId, Role)>,
+    media: FxHashMap<LegId, Media>,
+    dials: FxHashMap<LegId, Dialing>,
+    /// Legs whose 2xx carried our offer, waiting for the answer in the ACK (`true`: the
+    /// call's first offer — without an answer it has no media).
+    offers: FxHashMap<LegId, bool>,
+    /// Inbound calls' offers until the call is answered: the answer echoes every offered
+    /// stream in its place (RFC 3264 §6).
+    initial_offers: FxHashMap<LegId, AudioOffer>,
+    /// Phones' REFERs being carried out: the leg that sent it → its target, until the
+    /// outcome is reported.
+    refers: FxHashMap<LegId, String>,
+    contacts: FxHashMap<ContactId, CallId>,
     /// Outputs of calls that ended before their contact existed, by call.
-    orphans: HashMap<CallId, Vec<Out>>,
+    orphans: FxHashMap<CallId, Vec<Out>>,
     out: VecDeque<Out>,
     timers: BinaryHeap<Reverse<(i64, u64, CallId, Timer)>>,
+    /// Calls whose flow ran in this step (their deadline may have moved).
+    flow_touched: Vec<CallId>,
+    /// Re-arm every call's flow deadline after each step by scanning all calls and timers,
+    /// as the switch once did: the reference the benchmark and equivalence test compare
+    /// the touched-calls rule against. Never set live.
+    full_scan: bool,
     seq: u64,
     next_leg: LegId,
     next_call: CallId,
@@ -89,14 +118,19 @@ impl Switch {
         Switch {
             cfg,
             now: 0,
-            calls: HashMap::new(),
-            legs: HashMap::new(),
-            media: HashMap::new(),
-            dials: HashMap::new(),
-            contacts: HashMap::new(),
-            orphans: HashMap::new(),
+            calls: FxHashMap::default(),
+            legs: FxHashMap::default(),
+            media: FxHashMap::default(),
+            dials: FxHashMap::default(),
+            offers: FxHashMap::default(),
+            initial_offers: FxHashMap::default(),
+            refers: FxHashMap::default(),
+            contacts: FxHashMap::default(),
+            orphans: FxHashMap::default(),
             out: VecDeque::new(),
             timers: BinaryHeap::new(),
+            flow_touched: Vec::new(),
+            full_scan: false,
             seq: 0,
             next_leg: 1,
             next_call: 1,
@@ -113,10 +147,12 @@ impl Switch {
         self
     }
 
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Out> {
         self.out.pop_front()
     }
 
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<i64> {
         self.timers.peek().map(|t| t.0 .0)
     }
@@ -186,16 +222,14 @@ impl Switch {
             SipIn::Failed { leg, code, reason } => self.dial_failed(leg, code, &reason, false),
             SipIn::Ended { leg, cause } => self.leg_ended(leg, &cause),
             SipIn::Update { leg, offer } => self.update(leg, &offer),
+            SipIn::OfferWanted { leg } => self.offer_wanted(leg),
+            SipIn::AckAnswer { leg, answer } => self.ack_answer(leg, answer.as_deref()),
             SipIn::Dtmf { leg, digit } => self.dtmf(leg, digit),
-            SipIn::Refer { leg, target } => {
-                if let Some(&(call, Role::Agent(agent))) = self.legs.get(&leg) {
-                    self.center(call, |c| Out::Refer {
-                        contact: c,
-                        agent,
-                        target,
-                    });
-                }
-            }
+            SipIn::Refer {
+                leg,
+                target,
+                attended,
+            } => self.refer(leg, target, attended),
         }
         self.after_step();
     }
@@ -320,7 +354,7 @@ impl Switch {
     pub fn handle_http(
         &mut self,
         call: CallId,
-        result: Result<serde_json::Value, String>,
+        result: Result<serde_json::Value, tsunagu_flow::LookupError>,
         now: i64,
     ) {
         self.now = now.max(self.now);
@@ -343,6 +377,7 @@ impl Switch {
             };
             match timer {
                 Timer::Flow(g) if g == c.flow_gen => {
+                    c.flow_armed = None;
                     if let Some(f) = c.flow.as_mut() {
                         f.handle_timeout(at);
                     }
@@ -382,7 +417,7 @@ impl Switch {
         callback: Option<&str>,
         record: bool,
         now: i64,
-    ) -> Result<Option<CallId>, String> {
+    ) -> Result<Option<CallId>, CallError> {
         match callback {
             Some(number) if !self.contacts.contains_key(&contact) => self
                 .start_outbound(
@@ -422,13 +457,13 @@ impl Switch {
         name: Option<String>,
         record: bool,
         now: i64,
-    ) -> Result<CallId, String> {
+    ) -> Result<CallId, CallError> {
         self.now = now.max(self.now);
         if kind == CallKind::Inbound {
-            return Err("an inbound call cannot be started".into());
+            return Err(CallError::InboundStart);
         }
         if self.contacts.contains_key(&contact) {
-            return Err("this contact already has a call".into());
+            return Err(CallError::AlreadyHasCall);
         }
         let id = self.next_call;
         self.next_call += 1;
@@ -444,7 +479,10 @@ impl Switch {
             _ => Role::Agent(agent),
         };
         let leg = self.dial(id, role, Party::Agent(agent));
-        let c = self.calls.get_mut(&id).expect("call");
+        // `dial` only adds a leg: the call is still there.
+        let Some(c) = self.calls.get_mut(&id) else {
+            return Err(CallError::EndedWhilePlacing);
+        };
         match kind {
             CallKind::Callback => c.rings.push(Ring {
                 agent,
@@ -462,73 +500,6 @@ impl Switch {
     }
 
     // ----- internals -------------------------------------------------------------------
-
-    #[allow(clippy::too_many_arguments)]
-    fn incoming(
-        &mut self,
-        leg: LegId,
-        tenant_id: i64,
-        caller: String,
-        caller_name: Option<String>,
-        called: String,
-        offer: Option<String>,
-        flow: Option<Arc<Flow>>,
-    ) {
-        let Some(flow) = flow else {
-            self.out.push_back(Out::SipReject { leg, code: 404 });
-            return;
-        };
-        // No SDP (late offer) or none we can use.
-        let Some(offer) = offer.as_deref().and_then(|s| sdp::parse(s).ok()) else {
-            self.out.push_back(Out::SipReject { leg, code: 488 });
-            return;
-        };
-        let Ok(law) = offer.choose_law() else {
-            self.out.push_back(Out::SipReject { leg, code: 488 });
-            return;
-        };
-        let id = self.next_call;
-        self.next_call += 1;
-        let media = Media::from_offer(&offer, law);
-        let mut c = Call::new(
-            id,
-            CallKind::Inbound,
-            leg,
-            caller.clone(),
-            caller_name.clone(),
-        );
-        c.flow = Some(Run::new(flow, &caller, &called));
-        self.calls.insert(id, c);
-        self.legs.insert(leg, (id, Role::Customer));
-        self.media.insert(leg, media);
-        self.out.push_back(Out::MediaCreate {
-            leg,
-            params: media.params(),
-        });
-        self.out.push_back(Out::CreateContact {
-            call: id,
-            tenant_id,
-            caller,
-            caller_name,
-            called,
-        });
-    }
-
-    fn answer_inbound(&mut self, call: CallId, leg: LegId, now: i64) {
-        let Some(m) = self.media.get(&leg).copied() else {
-            return;
-        };
-        let answer = self.local_sdp(leg, &m, vec![m.law], m.te, m.peer_dir.reverse());
-        self.out.push_back(Out::SipAnswer { leg, sdp: answer });
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        c.phase = Phase::Ivr;
-        if let Some(f) = c.flow.as_mut() {
-            f.start(now);
-        }
-        self.run_flow(call);
-    }
 
     fn alloc_leg(&mut self) -> LegId {
         let leg = self.next_leg;
@@ -567,30 +538,6 @@ impl Switch {
         });
     }
 
-    fn after_step(&mut self) {
-        // Arm each call's flow deadline.
-        let mut arm = Vec::new();
-        for c in self.calls.values_mut() {
-            if let Some(deadline) = c.flow.as_ref().and_then(|f| f.poll_timeout()) {
-                let already = self.timers.iter().any(|t| {
-                    t.0 .2 == c.id && t.0 .3 == Timer::Flow(c.flow_gen) && t.0 .0 == deadline
-                });
-                if !already {
-                    c.flow_gen += 1;
-                    arm.push((deadline, c.id, Timer::Flow(c.flow_gen)));
-                }
-            }
-        }
-        for (at, call, t) in arm {
-            self.arm(at, call, t);
-        }
-    }
-
-    fn arm(&mut self, at: i64, call: CallId, t: Timer) {
-        self.seq += 1;
-        self.timers.push(Reverse((at, self.seq, call, t)));
-    }
-
     fn set_source(&mut self, call: CallId, leg: LegId, source: SourceSpec) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -602,14 +549,14 @@ impl Switch {
     }
 
     fn moh(&self, call: CallId) -> SourceSpec {
-        let c = &self.calls[&call];
+        let c = self.calls.get(&call);
         let name = c
-            .queue
-            .as_ref()
+            .and_then(|c| c.queue.as_ref())
             .map(|q| q.moh.clone())
             .unwrap_or_else(|| "moh".into());
+        let language = c.map_or_else(|| "ja".into(), Call::language);
         SourceSpec::Prompts {
-            prompts: vec![(c.language(), name)],
+            prompts: vec![(language, name)],
             looped: true,
             token: 0,
         }
@@ -648,45 +595,6 @@ impl Switch {
         self.run_flow(call);
     }
 
-    /// A re-INVITE or UPDATE: hold or resume from a phone, or a new address.
-    fn update(&mut self, leg: LegId, offer: &str) {
-        let Some(&(call, role)) = self.legs.get(&leg) else {
-            return;
-        };
-        let Some(m) = self.media.get_mut(&leg) else {
-            return;
-        };
-        let Ok(o) = sdp::parse(offer) else {
-            // Unreadable: keep the session as it is and answer with it.
-            let m = *m;
-            let answer = self.local_sdp(leg, &m, vec![m.law], m.te, m.peer_dir.reverse());
-            self.out
-                .push_back(Out::SipAnswerUpdate { leg, sdp: answer });
-            return;
-        };
-        let was_hold = !m.peer_dir.peer_receives();
-        m.peer_dir = o.direction;
-        if !o.rtp.ip().is_unspecified() && o.rtp.port() != 0 {
-            m.remote = Some(o.rtp);
-        }
-        m.version += 1;
-        let m = *m;
-        let answer = self.local_sdp(leg, &m, vec![m.law], m.te, o.direction.reverse());
-        self.out.push_back(Out::MediaUpdate {
-            leg,
-            params: m.params(),
-        });
-        self.out
-            .push_back(Out::SipAnswerUpdate { leg, sdp: answer });
-        if let Role::Agent(agent) = role {
-            let hold = o.is_hold();
-            let c = self.calls.get(&call).expect("call");
-            if hold != was_hold && c.held != hold && c.phase == Phase::Connected {
-                self.set_held(call, hold, Some(agent), "phone");
-            }
-        }
-    }
-
     /// A leg ended from its side (BYE, CANCEL, dead media).
     fn leg_ended(&mut self, leg: LegId, cause: &str) {
         let Some(&(call, role)) = self.legs.get(&leg) else {
@@ -716,6 +624,16 @@ impl Switch {
         };
         let dial = self.dials.remove(&leg);
         let established = dial.is_none();
+        self.offers.remove(&leg);
+        self.initial_offers.remove(&leg);
+        if self.refers.remove(&leg).is_some() && hang_up && established {
+            // A transfer the phone asked for never happened: say so before the BYE.
+            self.out.push_back(Out::SipReferNotify {
+                leg,
+                code: 487,
+                reason: "Request Terminated".into(),
+            });
+        }
         if hang_up && (dial.is_some_and(|d| d.sent) || established) {
             self.out.push_back(Out::SipHangup { leg });
         }
@@ -755,7 +673,9 @@ impl Switch {
         for leg in legs {
             self.forget_leg(leg, Some(leg) != gone);
         }
-        let mut c = self.calls.remove(&call).expect("call");
+        let Some(mut c) = self.calls.remove(&call) else {
+            return;
+        };
         let talked = matches!(c.phase, Phase::Connected | Phase::Transferring);
         let mut cause = cause.to_string();
         if c.left_voicemail && side == Side::Caller {
@@ -812,7 +732,19 @@ impl Switch {
         te: Option<u8>,
         dir: Direction,
     ) -> String {
-        sdp::write(&LocalAudio {
+        sdp::write(&self.local_audio(leg, m, laws, te, dir))
+    }
+
+    /// Our side of a leg's session, for an offer or an answer.
+    fn local_audio(
+        &self,
+        leg: LegId,
+        m: &Media,
+        laws: Vec<Law>,
+        te: Option<u8>,
+        dir: Direction,
+    ) -> LocalAudio {
+        LocalAudio {
             address: self.cfg.media_ip,
             port: m.port.unwrap_or(0),
             laws,
@@ -820,7 +752,7 @@ impl Switch {
             direction: dir,
             session_id: leg,
             version: m.version,
-        })
+        }
     }
 }
 

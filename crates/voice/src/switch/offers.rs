@@ -11,7 +11,11 @@ impl Switch {
     pub(super) fn offer(&mut self, contact: ContactId, agent: AgentId) {
         let Some(&call) = self.contacts.get(&contact) else {
             // Not a call of ours (any more): the agent cannot take it on the phone.
-            self.out.push_back(Out::Reject { contact, agent });
+            self.out.push_back(Out::Reject {
+                contact,
+                agent,
+                unreachable: false,
+            });
             return;
         };
         let Some(c) = self.calls.get(&call) else {
@@ -102,7 +106,10 @@ impl Switch {
             return;
         }
         self.drop_rings(call);
-        let c = self.calls.get_mut(&call).expect("call");
+        let Some(c) = self.calls.get_mut(&call) else {
+            self.forget_leg(ring.leg, true);
+            return;
+        };
         c.agent = Some((agent, ring.leg));
         self.legs.insert(ring.leg, (call, Role::Agent(agent)));
         c.queue = None;
@@ -143,8 +150,15 @@ impl Switch {
             Some(agent),
             json!({ "state": "failed", "sip_code": code, "reason": reason }),
         );
-        // Busy, declined or unreachable is the agent saying no; the ACD decides what is next.
-        self.center(call, |ct| Out::Reject { contact: ct, agent });
+        // Busy or declined is the agent saying no; a phone that cannot ring at all is a miss
+        // (RFC 3261 §21: 486/600/603 are the user's answer, the rest are not). The ACD
+        // decides what is next.
+        let unreachable = !matches!(code, 486 | 600 | 603);
+        self.center(call, |ct| Out::Reject {
+            contact: ct,
+            agent,
+            unreachable,
+        });
         if callback {
             self.discard(call);
         }
