@@ -94,7 +94,7 @@ fn apply(msg: &mut Vec<u8>, m: &Mutation) {
 /// What our code reads from a parsed message.
 fn read(msg: &rsip::SipMessage) {
     if let rsip::SipMessage::Request(req) = msg {
-        let _ = crate::server::body_length_mismatch(req);
+        let _ = crate::server::incoming::body_length_mismatch(req);
         let _ = crate::info::read_info(Some("application/dtmf-relay"), &req.body);
         let _ = crate::info::read_info(Some("application/dtmf"), &req.body);
         for h in req.headers.iter() {
@@ -175,7 +175,7 @@ fn the_unmutated_request_parses_and_reads() {
         panic!()
     };
     assert!(
-        !crate::server::body_length_mismatch(req),
+        !crate::server::incoming::body_length_mismatch(req),
         "body is {} bytes",
         req.body.len()
     );

@@ -38,8 +38,85 @@ where
     serde_path_to_error::deserialize(Strict(de)).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
-        ApiError::field(&field_of(&path, &message, whole), message)
+        ApiError::field(&field_of(&path, &message, whole), plain(&message))
     })
+}
+
+/// serde's wording for the usual mistakes, said the way a user of the API thinks of them
+/// (`limit: must be a whole number`, `priority: must be a whole number (got text "high")`).
+/// Other messages — unknown variants and fields, which list what is accepted — are kept;
+/// where in the text the parser stopped is dropped, the field being named already.
+fn plain(message: &str) -> String {
+    let m = strip_position(message);
+    if m.starts_with("invalid digit found in string") || m.starts_with("cannot parse integer") {
+        return "must be a whole number".into();
+    }
+    if m.starts_with("number too large") || m.starts_with("number too small") {
+        return "is out of range".into();
+    }
+    if m.starts_with("EOF while parsing") {
+        return "ends too early: the JSON is not complete".into();
+    }
+    if m.starts_with("expected value") {
+        return "is not valid JSON".into();
+    }
+    if m.starts_with("trailing characters") {
+        return "has something after the JSON object".into();
+    }
+    if m.starts_with("invalid float literal") {
+        return "must be a number".into();
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((got, want)) = m
+            .strip_prefix(prefix)
+            .and_then(|r| r.split_once(", expected "))
+        {
+            return format!("must be {} (got {})", expected(want), got_word(got));
+        }
+    }
+    m.to_string()
+}
+
+/// `… at line 1 column 20` off the end of a parser message.
+fn strip_position(m: &str) -> &str {
+    match m.rfind(" at line ") {
+        Some(i)
+            if m[i + 9..]
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            &m[..i]
+        }
+        _ => m,
+    }
+}
+
+fn expected(want: &str) -> &str {
+    match want {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => {
+            "a whole number"
+        }
+        "f32" | "f64" => "a number",
+        "a string" | "a borrowed string" => "text",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        "a map" | "a struct" => "an object",
+        other => other,
+    }
+}
+
+fn got_word(got: &str) -> String {
+    if let Some(rest) = got.strip_prefix("string ") {
+        format!("text {rest}")
+    } else if let Some(rest) = got.strip_prefix("integer ") {
+        format!("the number {rest}")
+    } else if got == "sequence" {
+        "a list".into()
+    } else if got == "map" {
+        "an object".into()
+    } else {
+        got.into()
+    }
 }
 
 /// A JSON object body whose errors name the field (`queue.strategy: unknown variant …`).
@@ -80,13 +157,12 @@ where
         let value = read(&mut *de, "body")?;
         // Nothing may follow the object.
         de.end()
-            .map_err(|e| ApiError::field("body", e.to_string()))?;
+            .map_err(|e| ApiError::field("body", plain(&e.to_string())))?;
         Ok(ApiJson(value))
     }
 }
 
-/// Query parameters whose errors name the parameter (`limit: invalid digit found in
-/// string`). The struct should deny unknown fields, so a misspelt parameter is refused
+/// Query parameters whose errors name the parameter (`limit: must be a whole number`). The struct should deny unknown fields, so a misspelt parameter is refused
 /// rather than ignored.
 pub struct ApiQuery<T>(pub T);
 
@@ -173,7 +249,42 @@ pub fn cursor(value: Option<i64>) -> Result<Option<i64>, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::{field_of, plain};
+
+    #[test]
+    fn parser_wording_is_said_plainly() {
+        assert_eq!(
+            plain("invalid digit found in string"),
+            "must be a whole number"
+        );
+        assert_eq!(
+            plain("cannot parse integer from empty string"),
+            "must be a whole number"
+        );
+        assert_eq!(
+            plain("number too large to fit in target type"),
+            "is out of range"
+        );
+        assert_eq!(
+            plain("invalid type: string \"high\", expected i64 at line 1 column 17"),
+            "must be a whole number (got text \"high\")"
+        );
+        assert_eq!(
+            plain("invalid type: integer `3`, expected a string"),
+            "must be text (got the number `3`)"
+        );
+        assert_eq!(
+            plain("invalid type: sequence, expected a boolean"),
+            "must be true or false (got a list)"
+        );
+        // What already lists the accepted values is kept.
+        let m = "unknown variant `x`, expected one of `ring_all`, `round_robin`";
+        assert_eq!(plain(m), m);
+        assert_eq!(
+            plain("EOF while parsing a value at line 1 column 5"),
+            "ends too early: the JSON is not complete"
+        );
+    }
 
     #[test]
     fn unnamed_places_are_the_enclosing_field() {

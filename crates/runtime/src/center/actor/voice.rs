@@ -238,19 +238,6 @@ impl TenantActor {
         Ok(VoiceReply::Done)
     }
 
-    /// An offer of a call ended without an answer: its phone stops ringing.
-    pub(super) fn voice_offer_gone(&mut self, contact: i64, agent: i64) {
-        if self
-            .open
-            .get(&contact)
-            .is_some_and(|r| r.channel == Channel::Voice.as_str())
-        {
-            self.step
-                .voice
-                .push(VoiceDirective::OfferWithdrawn { contact, agent });
-        }
-    }
-
     async fn new_call(
         &mut self,
         caller: String,
@@ -271,30 +258,18 @@ impl TenantActor {
         };
         let id = self.store.next_id(now);
         let row = ContactRow {
-            id,
-            tenant_id: self.tenant.id,
-            channel: Channel::Voice.as_str().into(),
-            direction: "inbound".into(),
-            status: ContactStatus::Ivr.as_str().into(),
-            queue_id: None,
             customer_id,
-            agent_id: None,
-            priority: 0,
-            subject: None,
             customer_address: customer_address.or(Some(caller.clone())),
             attributes: json!({ "caller": caller, "caller_name": caller_name, "called": called })
                 .to_string(),
-            requirements: "[]".into(),
-            created_at: now,
-            queued_at: None,
-            queue_entered_at: None,
-            offered_at: None,
-            answered_at: None,
-            ended_at: None,
-            acw_done_at: None,
-            end_reason: None,
-            disposition_code: None,
-            updated_at: now,
+            ..ContactRow::new(
+                id,
+                self.tenant.id,
+                Channel::Voice.as_str(),
+                "inbound",
+                ContactStatus::Ivr.as_str(),
+                now,
+            )
         };
         self.open.insert(id, row);
         self.step.touch_contact(id);
@@ -432,30 +407,23 @@ impl TenantActor {
                     .handle_contact_arrived(now, spec)
                     .map_err(|e| CenterError::Conflict(e.to_string()))?;
                 let row = ContactRow {
-                    id,
-                    tenant_id: self.tenant.id,
-                    channel: Channel::Voice.as_str().into(),
-                    direction: "outbound".into(),
-                    status: ContactStatus::Queued.as_str().into(),
                     queue_id: Some(q),
                     customer_id: original.as_ref().and_then(|c| c.customer_id),
-                    agent_id: None,
                     priority: original.as_ref().map_or(0, |c| c.priority),
                     subject: Some(MadeContact::Callback.subject(&number)),
                     customer_address: Some(number.clone()),
                     attributes: json!({ "callback_number": number, "callback_of": contact })
                         .to_string(),
-                    requirements: "[]".into(),
-                    created_at: now,
                     queued_at: Some(arrived),
                     queue_entered_at: Some(now),
-                    offered_at: None,
-                    answered_at: None,
-                    ended_at: None,
-                    acw_done_at: None,
-                    end_reason: None,
-                    disposition_code: None,
-                    updated_at: now,
+                    ..ContactRow::new(
+                        id,
+                        self.tenant.id,
+                        Channel::Voice.as_str(),
+                        "outbound",
+                        ContactStatus::Queued.as_str(),
+                        now,
+                    )
                 };
                 self.open.insert(id, row);
                 self.step.touch_contact(id);
@@ -521,29 +489,14 @@ impl TenantActor {
             .handle_contact_arrived(now, spec)
             .map_err(|e| CenterError::Conflict(e.to_string()))?;
         let row = ContactRow {
-            id,
-            tenant_id: self.tenant.id,
-            channel: Channel::Task.as_str().into(),
-            direction: "inbound".into(),
-            status: ContactStatus::Queued.as_str().into(),
             queue_id: Some(queue_id),
             customer_id: customer,
-            agent_id: None,
-            priority: 0,
             subject: Some(MadeContact::Voicemail.subject(&caller)),
             customer_address: Some(caller.clone()),
             attributes: json!({ "voicemail_recording": recording, "caller": caller, "voicemail_of": contact }).to_string(),
-            requirements: "[]".into(),
-            created_at: now,
             queued_at: Some(now),
             queue_entered_at: Some(now),
-            offered_at: None,
-            answered_at: None,
-            ended_at: None,
-            acw_done_at: None,
-            end_reason: None,
-            disposition_code: None,
-            updated_at: now,
+            ..ContactRow::new(id, self.tenant.id, Channel::Task.as_str(), "inbound", ContactStatus::Queued.as_str(), now)
         };
         self.open.insert(id, row);
         self.step.touch_contact(id);
@@ -635,30 +588,22 @@ impl TenantActor {
                 other => CenterError::Conflict(other.to_string()),
             })?;
         let row = ContactRow {
-            id,
-            tenant_id: self.tenant.id,
-            channel: Channel::Voice.as_str().into(),
-            direction: "outbound".into(),
-            status: ContactStatus::Connected.as_str().into(),
             queue_id: Some(queue_id),
             customer_id,
             agent_id: Some(agent),
-            priority: 0,
             subject: Some(MadeContact::Outbound.subject(&number)),
             customer_address: Some(number.clone()),
             attributes: json!({ "number": number }).to_string(),
-            requirements: "[]".into(),
-            created_at: now,
-            queued_at: None,
-            queue_entered_at: None,
-            offered_at: None,
-            // Answered when the customer answers (`VoiceCommand::Connected`), not now.
-            answered_at: None,
-            ended_at: None,
-            acw_done_at: None,
-            end_reason: None,
-            disposition_code: None,
-            updated_at: now,
+            // `answered_at` stays unset: answered when the customer answers
+            // (`VoiceCommand::Connected`), not now.
+            ..ContactRow::new(
+                id,
+                self.tenant.id,
+                Channel::Voice.as_str(),
+                "outbound",
+                ContactStatus::Connected.as_str(),
+                now,
+            )
         };
         self.open.insert(id, row);
         self.step.touch_contact(id);
