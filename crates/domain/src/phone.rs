@@ -12,7 +12,9 @@
 //! Full numbers are stored and looked up in E.164 (`+81312345678`): `03-1234-5678`,
 //! `090 1234 5678`, `+81 3 1234 5678`, `+81 (0)3-1234-5678` (the trunk 0 kept after the
 //! country code), `０３（１２３４）５６７８`. A 0-prefixed national number is read in the tenant's
-//! default region (JP for Japanese centers).
+//! default region (JP for Japanese centers). A number written without `+` must keep its
+//! trunk prefix: `3-5555-0117` (a dropped 0) and `81355550125` (a dropped +) are refused,
+//! not guessed; only numbers the network gives ([`caller_e164`]) may be E.164 without `+`.
 
 use std::str::FromStr;
 
@@ -41,6 +43,9 @@ pub enum PhoneError {
     DigitCount,
     #[error("unknown region code {0}")]
     UnknownRegion(String),
+    /// A national number written without its trunk prefix (carries the prefix, `0`).
+    #[error("must start with {0} when written without a country code (or start with + and the country code)")]
+    NoTrunkPrefix(String),
 }
 
 /// Longer than this, what was typed is not a number (E.164 has 15 digits; separators, an
@@ -112,18 +117,50 @@ fn region_id(region: &str) -> Result<country::Id, PhoneError> {
 pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneError> {
     let d = digits(raw)?;
     let region = region_id(default_region)?;
-    let number = phonenumber::parse(Some(region), &d).map_err(|_| PhoneError::Unparseable)?;
+    let number = valid_number(&d, region, default_region)?;
+    // Written without +, a number of the region must be written as it is dialed there,
+    // with its trunk prefix (0 in Japan): `3-5555-0117` lost its 0, `81355550125` its +.
+    // The parser would guess either into a number; a person's typo is refused instead.
+    if !d.starts_with('+') && number.country().id() == Some(region) {
+        let national: String = number
+            .format()
+            .mode(phonenumber::Mode::National)
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let significant = number.national().to_string();
+        if let Some(prefix) = national.strip_suffix(significant.as_str()) {
+            if !prefix.is_empty() && !d.starts_with(prefix) {
+                return Err(PhoneError::NoTrunkPrefix(prefix.to_string()));
+            }
+        }
+    }
+    Ok(e164(&number))
+}
+
+/// `d` (as [`digits`] gives it) read in `region` as a valid full number.
+fn valid_number(
+    d: &str,
+    region: country::Id,
+    region_code: &str,
+) -> Result<phonenumber::PhoneNumber, PhoneError> {
+    let number = phonenumber::parse(Some(region), d).map_err(|_| PhoneError::Unparseable)?;
     if !phonenumber::is_valid(&number) {
         let r = match number.country().id() {
             Some(c) => format!("in {c:?}"),
             None if d.starts_with('+') => {
                 format!("for country code +{}", number.country().code())
             }
-            None => format!("in {}", default_region.to_ascii_uppercase()),
+            None => format!("in {}", region_code.to_ascii_uppercase()),
         };
         return Err(PhoneError::Invalid(r));
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    Ok(number)
+}
+
+fn e164(n: &phonenumber::PhoneNumber) -> String {
+    n.format().mode(phonenumber::Mode::E164).to_string()
 }
 
 /// How to dial a number through a carrier: E.164 (`+81312345678`), or for a carrier that
@@ -170,10 +207,24 @@ pub fn sip_caller(user: &str) -> Option<String> {
     digits(number).ok()
 }
 
-/// The SIP caller's number in E.164, when it presents a full number ([`sip_caller`], then
-/// [`normalize_phone`]). For the screen-pop.
+/// A number the network gives (a SIP caller's `From` user, the number a carrier says was
+/// called) in E.164, when it is a full number ([`sip_caller`], then [`normalize_phone`],
+/// and E.164 without its `+` as carriers send it). For the screen-pop and the flow lookup.
 pub fn caller_e164(user: &str, region: &str) -> Option<String> {
-    normalize_phone(&sip_caller(user)?, region).ok()
+    let n = sip_caller(user)?;
+    match normalize_phone(&n, region) {
+        Ok(e) => Some(e),
+        // Carriers present E.164 without its + (`81312345678`). Read so only here, where
+        // the network gives the number, and only when both readings agree (`312345678`
+        // would be the Netherlands with a +: no number).
+        Err(PhoneError::NoTrunkPrefix(_)) => {
+            let id = region_id(region).ok()?;
+            let as_is = valid_number(&n, id, region).ok()?;
+            let plus = valid_number(&format!("+{n}"), id, region).ok()?;
+            (e164(&as_is) == e164(&plus)).then(|| e164(&plus))
+        }
+        Err(_) => None,
+    }
 }
 
 /// Checks a region code the way [`normalize_phone`] will use it.
@@ -334,6 +385,53 @@ mod tests {
             normalize_phone("+1 415 555", "JP"),
             Err(PhoneError::Invalid("for country code +1".into()))
         );
+    }
+
+    #[test]
+    fn a_national_number_keeps_its_trunk_prefix() {
+        // A dropped 0 or a dropped + is a typo, not a number to guess.
+        for raw in [
+            "3-5555-0117",
+            "355550117",
+            "81355550125",
+            "81-3-5555-0125",
+            "90-1234-5678",
+        ] {
+            assert_eq!(
+                normalize_phone(raw, "JP"),
+                Err(PhoneError::NoTrunkPrefix("0".into())),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            normalize_phone("3-5555-0117", "JP").unwrap_err().to_string(),
+            "must start with 0 when written without a country code (or start with + and the country code)"
+        );
+        // With the + (and the trunk 0 kept or not) they are numbers.
+        assert_eq!(
+            normalize_phone("+81355550125", "JP").as_deref(),
+            Ok("+81355550125")
+        );
+        // A region whose national form has no trunk prefix is read as before.
+        assert_eq!(
+            normalize_phone("415 555 2671", "US").as_deref(),
+            Ok("+14155552671")
+        );
+        // A number dialed abroad with the international prefix is not a national number.
+        assert_eq!(
+            normalize_phone("010-1-415-555-2671", "JP").as_deref(),
+            Ok("+14155552671")
+        );
+        // A carrier's caller ID without its + is read when unambiguous.
+        assert_eq!(
+            caller_e164("81355550125", "JP").as_deref(),
+            Some("+81355550125")
+        );
+        assert_eq!(
+            caller_e164("0355550125;cpc=ordinary", "JP").as_deref(),
+            Some("+81355550125")
+        );
+        assert_eq!(caller_e164("355550125", "JP"), None);
     }
 
     #[test]

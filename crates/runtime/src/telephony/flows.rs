@@ -135,7 +135,9 @@ impl FlowCache {
         region: &str,
     ) -> Result<Option<Arc<Flow>>, FlowLoadError> {
         let digits = tsunagu_domain::phone::digits(called).ok();
-        let e164 = tsunagu_domain::phone::normalize_phone(called, region).ok();
+        // A number the network gives, read as `caller_e164` reads it (carriers may send
+        // E.164 without its +).
+        let e164 = tsunagu_domain::phone::caller_e164(called, region);
         let mut candidates = vec![called];
         for c in [&digits, &e164].into_iter().flatten() {
             if !candidates.contains(&c.as_str()) {

@@ -247,7 +247,7 @@ impl TenantActor {
         let now = self.now;
         // Screen-pop: the caller's number in E.164 and the customer it belongs to.
         let customer_address =
-            tsunagu_domain::phone::normalize_phone(&caller, &self.tenant.default_region).ok();
+            tsunagu_domain::phone::caller_e164(&caller, &self.tenant.default_region);
         let customer_id = match &customer_address {
             Some(e164) => self
                 .store
