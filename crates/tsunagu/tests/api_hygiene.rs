@@ -402,3 +402,36 @@ async fn a_phone_number_is_read_by_one_rule_everywhere(kind: tsunagu_store::DbKi
     srv.stop().await;
 }
 on_both!(a_phone_number_is_read_by_one_rule_everywhere);
+
+/// Regression (a newcomer's try): ids the tenant does not have answered `200 []` as if they
+/// were known and empty — a typo in a filter looked like "no data".
+async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind) {
+    let mut srv = TestServer::demo(kind).await;
+    let admin = srv.login("admin", ADMIN_PW).await;
+    let (s, b) = admin.get("/api/contacts/987654321/recordings").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    for (path, name) in [
+        ("/api/dispositions?queue_id=987654321", "queue_id"),
+        ("/api/contacts?queue_id=987654321", "queue_id"),
+        ("/api/contacts?agent_id=987654321", "agent_id"),
+        ("/api/contacts?customer_id=987654321", "customer_id"),
+        ("/api/kpi/queues?queue_id=987654321", "queue_id"),
+    ] {
+        let (s, b) = admin.get(path).await;
+        assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, name), "{path}: {b}");
+    }
+    // Known ids are answered as before.
+    let orders = admin.queue_id("orders").await;
+    for path in [
+        format!("/api/dispositions?queue_id={orders}"),
+        format!("/api/contacts?queue_id={orders}"),
+    ] {
+        let (s, b) = admin.get(&path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
+    let contact = admin.ok("/api/contacts?limit=1").await[0]["id"].as_i64().unwrap();
+    let (s, b) = admin.get(&format!("/api/contacts/{contact}/recordings")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    srv.stop().await;
+}
+on_both!(an_unknown_id_is_refused_not_answered_empty);

@@ -524,13 +524,18 @@ impl From<&RecordingRow> for RecordingView {
 
 /// A contact's recordings (stereo WAV: customer left, agent right; voicemails mono-in-stereo).
 #[utoipa::path(get, path = "/api/contacts/{id}/recordings", tag = "calls", params(("id" = i64, Path)),
-    responses((status = 200, body = [RecordingView])), security(("bearer" = [])))]
+    responses((status = 200, body = [RecordingView]), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_recordings(
     State(app): State<Arc<App>>,
     who: AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<RecordingView>>> {
     who.require(Role::Supervisor)?;
+    // An unknown contact is not one without recordings.
+    app.store
+        .contact(who.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("contact {id}")))?;
     let all = app.store.recordings(who.tenant_id(), id).await?;
     Ok(Json(all.iter().map(RecordingView::from).collect()))
 }

@@ -592,12 +592,15 @@ async fn disposition_row(
 }
 
 #[utoipa::path(get, path = "/api/dispositions", tag = "config", params(DispositionFilter),
-    responses((status = 200, body = [DispositionView])), security(("bearer" = [])))]
+    responses((status = 200, body = [DispositionView]), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_dispositions(
     State(app): State<Arc<App>>,
     who: AuthUser,
     ApiQuery(f): ApiQuery<DispositionFilter>,
 ) -> ApiResult<Json<Vec<DispositionView>>> {
+    if let Some(q) = f.queue_id {
+        super::input::known_queue(&app, who.tenant_id(), q).await?;
+    }
     let all = app.store.dispositions(who.tenant_id()).await?;
     Ok(Json(
         all.iter()

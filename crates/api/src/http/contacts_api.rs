@@ -214,6 +214,21 @@ pub async fn list_contacts(
             ));
         }
     }
+    // A filter naming what the tenant does not have is a mistake, not an empty answer.
+    let tenant = who.tenant_id();
+    if let Some(id) = q.queue_id {
+        super::input::known_queue(&app, tenant, id).await?;
+    }
+    if let (Some(id), true) = (q.agent_id, who.is_supervisor()) {
+        if app.store.agent(tenant, id).await?.is_none() {
+            return Err(ApiError::field("agent_id", "no such agent"));
+        }
+    }
+    if let Some(id) = q.customer_id {
+        if app.store.customer(tenant, id).await?.is_none() {
+            return Err(ApiError::field("customer_id", "no such customer"));
+        }
+    }
     let f = ContactFilter {
         status: q.status,
         agent_id,

@@ -227,6 +227,14 @@ where
     }
 }
 
+/// Refuses a `queue_id` (in a body or a query) that names no queue of the tenant (422).
+pub async fn known_queue(app: &super::App, tenant: i64, id: i64) -> Result<(), ApiError> {
+    match app.store.queue(tenant, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::field("queue_id", "no such queue")),
+    }
+}
+
 /// A page size from the query: `default` when absent, else 1 to `max`.
 pub fn page_limit(value: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
     match value {
