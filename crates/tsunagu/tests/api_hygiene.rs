@@ -420,8 +420,21 @@ async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind
         let (s, b) = admin.get(path).await;
         assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, name), "{path}: {b}");
     }
-    // Known ids are answered as before.
+    // Actions on a contact the tenant never had: 404, not the 409 of one no longer open.
     let orders = admin.queue_id("orders").await;
+    for (action, body) in [
+        ("accept", json!({})),
+        ("reject", json!({})),
+        ("end", json!({})),
+        ("wrap-up", json!({})),
+        ("transfer", json!({ "queue_id": orders })),
+    ] {
+        let (s, b) = admin
+            .post(&format!("/api/contacts/987654321/{action}"), body)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{action}: {b}");
+    }
+    // Known ids are answered as before.
     for path in [
         format!("/api/dispositions?queue_id={orders}"),
         format!("/api/contacts?queue_id={orders}"),

@@ -335,6 +335,15 @@ async fn current(
     Ok(Json(ContactView::from(&row)))
 }
 
+/// 404 for a contact the tenant never had, before the actor is asked: the actor answers
+/// 409 for one that is not open (any more), which is another thing.
+async fn known_contact(app: &App, tenant: i64, id: i64) -> ApiResult<()> {
+    match app.store.contact(tenant, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(format!("contact {id}"))),
+    }
+}
+
 fn contact_result(row: Option<ContactRow>) -> ApiResult<Json<ContactView>> {
     row.map(|r| Json(ContactView::from(&r)))
         .ok_or_else(|| ApiError::Conflict("the contact is no longer open".into()))
@@ -344,7 +353,7 @@ fn contact_result(row: Option<ContactRow>) -> ApiResult<Json<ContactView>> {
 /// longer) offered to the agent.
 #[utoipa::path(post, path = "/api/contacts/{id}/accept", tag = "contacts", params(("id" = i64, Path)),
     request_body(content = AgentAction, description = "optional"),
-    responses((status = 200, body = ContactView), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn accept(
     State(app): State<Arc<App>>,
     who: AuthUser,
@@ -352,6 +361,7 @@ pub async fn accept(
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: AgentAction = body_or_default(req, &app).await?;
+    known_contact(&app, who.tenant_id(), id).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
     let row = app
         .center
@@ -368,7 +378,7 @@ pub async fn accept(
 /// Decline an offer: the contact goes to someone else (not back to this agent).
 #[utoipa::path(post, path = "/api/contacts/{id}/reject", tag = "contacts", params(("id" = i64, Path)),
     request_body(content = AgentAction, description = "optional"),
-    responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
     State(app): State<Arc<App>>,
     who: AuthUser,
@@ -376,6 +386,7 @@ pub async fn reject(
     req: axum::extract::Request,
 ) -> ApiResult<StatusCode> {
     let body: AgentAction = body_or_default(req, &app).await?;
+    known_contact(&app, who.tenant_id(), id).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
     app.center
         .tenant(who.tenant_id())
@@ -406,7 +417,7 @@ pub struct EndInput {
 /// when `reason` is `customer_left`.
 #[utoipa::path(post, path = "/api/contacts/{id}/end", tag = "contacts", params(("id" = i64, Path)),
     request_body(content = EndInput, description = "optional"),
-    responses((status = 200, body = ContactView), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn end(
     State(app): State<Arc<App>>,
     who: AuthUser,
@@ -425,6 +436,7 @@ pub async fn end(
         Some(who.acting_agent(body.agent_id)?)
     };
     let tenant = who.tenant_id();
+    known_contact(&app, tenant, id).await?;
     let row = app
         .center
         .tenant(tenant)
@@ -457,7 +469,7 @@ pub struct WrapUpInput {
 /// disposition is recorded late.
 #[utoipa::path(post, path = "/api/contacts/{id}/wrap-up", tag = "contacts", params(("id" = i64, Path)),
     request_body = WrapUpInput,
-    responses((status = 200, body = ContactView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn wrap_up(
     State(app): State<Arc<App>>,
@@ -473,8 +485,9 @@ pub async fn wrap_up(
     {
         return Err(ApiError::field("note", "must be at most 10000 characters"));
     }
-    let agent_id = who.acting_agent(body.agent_id)?;
     let tenant = who.tenant_id();
+    known_contact(&app, tenant, id).await?;
+    let agent_id = who.acting_agent(body.agent_id)?;
     let row = app
         .center
         .tenant(tenant)
@@ -541,7 +554,7 @@ pub struct TransferInput {
 /// does not wait behind contacts that came later. The transferring agent is free at once.
 #[utoipa::path(post, path = "/api/contacts/{id}/transfer", tag = "contacts", params(("id" = i64, Path)),
     request_body = TransferInput,
-    responses((status = 200, body = ContactView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn transfer(
     State(app): State<Arc<App>>,
@@ -565,6 +578,7 @@ pub async fn transfer(
     } else {
         Some(who.acting_agent(input.agent_id)?)
     };
+    known_contact(&app, tenant, id).await?;
     let row = app
         .center
         .tenant(tenant)
