@@ -201,6 +201,8 @@ pub struct Simulation {
     pub stats: SimStats,
     /// Facts recorded since last taken, when recording.
     facts: Option<Vec<(UnixMillis, Fact)>>,
+    /// Which agents serve which queue, as configured (queue, agent), in that order.
+    members: Vec<(QueueId, AgentId)>,
 }
 
 /// The simulation's epoch: 2026-01-05 09:00 JST, a Monday morning.
@@ -224,6 +226,7 @@ impl Simulation {
             next_contact: 1,
             stats: SimStats::default(),
             facts: None,
+            members: Vec::new(),
             w: w.clone(),
         };
 
@@ -329,6 +332,7 @@ impl Simulation {
                 }
             };
             let id = AgentId(a as u64 + 1);
+            sim.members.extend(queues.iter().map(|m| (m.queue, id)));
             router
                 .upsert_agent(
                     now,
@@ -350,6 +354,15 @@ impl Simulation {
         let first = now + sim.interarrival();
         sim.schedule(first, Event::Arrival);
         sim
+    }
+
+    /// Which agents serve which queue (queue, agent), sorted. Every agent is made
+    /// available at [`START`].
+    pub fn members(&self) -> Vec<(QueueId, AgentId)> {
+        let mut m = self.members.clone();
+        m.sort_unstable();
+        m.dedup();
+        m
     }
 
     pub fn now(&self) -> UnixMillis {

@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 use tsunagu_acd::sim::{Fact, NoProbe, SimStats, Simulation, Workload, START};
-use tsunagu_acd::{Router, RouterConfig, UnixMillis};
+use tsunagu_acd::{AgentStatus, Router, RouterConfig, UnixMillis};
 use tsunagu_contact::lifecycle::{self, Current, EndRequest, WrapUp};
 use tsunagu_domain::contact::{ContactStatus, EventKind};
 use tsunagu_domain::kpi::live::DayFigures;
@@ -34,6 +34,10 @@ pub struct Twin {
     pub refused: u64,
     /// Every timeline event, when kept ([`Twin::keep_events`]).
     kept: Option<Vec<EventRecord>>,
+    /// Every agent status change, when kept.
+    kept_statuses: Option<Vec<AgentStatusRecord>>,
+    /// The agents' states at the start.
+    initial: Vec<AgentStatusRecord>,
 }
 
 impl Twin {
@@ -44,10 +48,16 @@ impl Twin {
         let mut sim = Simulation::new(w, &mut router);
         sim.record_facts();
         let mut figures = DayFigures::new(START, SHORT_ABANDON_MS);
-        for q in 1..=queues as i64 {
-            figures.set_queue(q, SL_THRESHOLD_MS, Vec::new());
+        let mut members: Vec<Vec<i64>> = vec![Vec::new(); queues];
+        for (q, a) in sim.members() {
+            members[q.0 as usize - 1].push(a.0 as i64);
         }
-        Twin {
+        for (q, agents) in members.into_iter().enumerate() {
+            figures.set_queue(q as i64 + 1, SL_THRESHOLD_MS, agents);
+        }
+        // The simulation makes every agent available at its start, before it records.
+        let agents = w.agents as i64;
+        let mut twin = Twin {
             sim,
             router,
             contacts: FxHashMap::default(),
@@ -55,17 +65,36 @@ impl Twin {
             events: 0,
             refused: 0,
             kept: None,
+            kept_statuses: None,
+            initial: Vec::new(),
+        };
+        for agent in 1..=agents {
+            let s = AgentStatusRecord {
+                agent,
+                at: START,
+                status: AgentStatus::Available,
+            };
+            twin.figures.handle_agent_status(&s);
+            twin.initial.push(s);
         }
+        twin
     }
 
-    /// Keeps every timeline event (for comparing with the recompute in tests).
+    /// Keeps every timeline event and agent status change from now on, with the agents'
+    /// states at [`START`] (for comparing with the recompute in tests).
     pub fn keep_events(&mut self) {
         self.kept.get_or_insert_with(Vec::new);
+        self.kept_statuses.get_or_insert_with(|| self.initial.clone());
     }
 
     /// The timeline events kept so far.
     pub fn kept_events(&self) -> &[EventRecord] {
         self.kept.as_deref().unwrap_or_default()
+    }
+
+    /// The agent status changes kept so far.
+    pub fn kept_statuses(&self) -> &[AgentStatusRecord] {
+        self.kept_statuses.as_deref().unwrap_or_default()
     }
 
     pub fn now(&self) -> UnixMillis {
@@ -85,6 +114,16 @@ impl Twin {
                 self.fact(at, fact);
             }
         }
+    }
+
+    /// The agents who serve `queue` (queues are numbered from 1).
+    pub fn members(&self, queue: i64) -> Vec<i64> {
+        self.sim
+            .members()
+            .into_iter()
+            .filter(|(q, _)| q.0 as i64 == queue)
+            .map(|(_, a)| a.0 as i64)
+            .collect()
     }
 
     /// A queue's figures from the start until `now` (queues are numbered from 1).
@@ -148,13 +187,11 @@ impl Twin {
                 self.event(contact.0, at, EventKind::MaxWaitReached, None);
                 self.contacts.remove(&contact.0);
             }
-            Fact::AgentStatus { agent, status } => {
-                self.figures.handle_agent_status(&AgentStatusRecord {
-                    agent: agent.0 as i64,
-                    at,
-                    status,
-                });
-            }
+            Fact::AgentStatus { agent, status } => self.agent_status(AgentStatusRecord {
+                agent: agent.0 as i64,
+                at,
+                status,
+            }),
         }
     }
 
@@ -179,6 +216,13 @@ impl Twin {
                 }
             }
             Err(_) => self.refused += 1,
+        }
+    }
+
+    fn agent_status(&mut self, s: AgentStatusRecord) {
+        self.figures.handle_agent_status(&s);
+        if let Some(k) = &mut self.kept_statuses {
+            k.push(s);
         }
     }
 

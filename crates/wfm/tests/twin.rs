@@ -29,7 +29,7 @@ fn the_twins_figures_are_the_recompute_of_its_timeline() {
         .map(|q| QueueSpec {
             queue: q,
             sl_threshold_ms: SL_THRESHOLD_MS,
-            agents: Vec::new(),
+            agents: twin.members(q),
         })
         .collect();
     let now = twin.now();
@@ -41,11 +41,15 @@ fn the_twins_figures_are_the_recompute_of_its_timeline() {
         short_abandon_ms: SHORT_ABANDON_MS,
         now,
     };
-    let want = queue_kpis(&q, &specs, &visits_from_events(&events), &[]);
+    let want = queue_kpis(
+        &q,
+        &specs,
+        &visits_from_events(&events),
+        twin.kept_statuses(),
+    );
     let mut offered = 0;
     for k in want {
         let got = twin.kpis(k.queue).unwrap();
-        // Agent time is not compared: the twin's queues have no agent lists yet.
         assert_eq!(
             (
                 got.offered,
@@ -68,6 +72,14 @@ fn the_twins_figures_are_the_recompute_of_its_timeline() {
             (got.service_level, got.asa_secs, got.aht_secs),
             (k.kpis.service_level, k.kpis.asa_secs, k.kpis.aht_secs)
         );
+        // The queue's agents' time: occupancy and the rest, as the recompute reads it.
+        assert_eq!(
+            (got.occupancy, got.idle_secs, got.handling_secs),
+            (k.kpis.occupancy, k.kpis.idle_secs, k.kpis.handling_secs),
+            "queue {}",
+            k.queue
+        );
+        assert!(got.occupancy.is_some(), "queue {} has agents", k.queue);
         offered += got.offered;
     }
     assert!(offered > 1000, "a busy morning: {offered} offered");
