@@ -418,7 +418,11 @@ async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind
         ("/api/kpi/queues?queue_id=987654321", "queue_id"),
     ] {
         let (s, b) = admin.get(path).await;
-        assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, name), "{path}: {b}");
+        assert_eq!(
+            (s, field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, name),
+            "{path}: {b}"
+        );
     }
     // Actions on a contact the tenant never had: 404, not the 409 of one no longer open.
     let orders = admin.queue_id("orders").await;
@@ -442,8 +446,12 @@ async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind
         let (s, b) = admin.get(&path).await;
         assert_eq!(s, StatusCode::OK, "{path}: {b}");
     }
-    let contact = admin.ok("/api/contacts?limit=1").await[0]["id"].as_i64().unwrap();
-    let (s, b) = admin.get(&format!("/api/contacts/{contact}/recordings")).await;
+    let contact = admin.ok("/api/contacts?limit=1").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, b) = admin
+        .get(&format!("/api/contacts/{contact}/recordings"))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     srv.stop().await;
 }

@@ -84,7 +84,8 @@ impl Twin {
     /// states at [`START`] (for comparing with the recompute in tests).
     pub fn keep_events(&mut self) {
         self.kept.get_or_insert_with(Vec::new);
-        self.kept_statuses.get_or_insert_with(|| self.initial.clone());
+        self.kept_statuses
+            .get_or_insert_with(|| self.initial.clone());
     }
 
     /// The timeline events kept so far.
