@@ -44,6 +44,7 @@ impl Twin {
     /// A twin of `w`, starting at [`START`] (a local midnight in UTC terms).
     pub fn new(w: Workload) -> Twin {
         let queues = w.queues;
+        let agents = w.agents as i64;
         let mut router = Router::new(RouterConfig::default());
         let mut sim = Simulation::new(w, &mut router);
         sim.record_facts();
@@ -56,7 +57,6 @@ impl Twin {
             figures.set_queue(q as i64 + 1, SL_THRESHOLD_MS, agents);
         }
         // The simulation makes every agent available at its start, before it records.
-        let agents = w.agents as i64;
         let mut twin = Twin {
             sim,
             router,

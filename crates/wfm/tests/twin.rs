@@ -41,12 +41,10 @@ fn the_twins_figures_are_the_recompute_of_its_timeline() {
         short_abandon_ms: SHORT_ABANDON_MS,
         now,
     };
-    let want = queue_kpis(
-        &q,
-        &specs,
-        &visits_from_events(&events),
-        twin.kept_statuses(),
-    );
+    // The recompute reads each agent's states in a row (stable: each agent's own order).
+    let mut statuses = twin.kept_statuses().to_vec();
+    statuses.sort_by_key(|s| s.agent);
+    let want = queue_kpis(&q, &specs, &visits_from_events(&events), &statuses);
     let mut offered = 0;
     for k in want {
         let got = twin.kpis(k.queue).unwrap();
