@@ -424,8 +424,10 @@ async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind
             "{path}: {b}"
         );
     }
-    // Actions on a contact the tenant never had: 404, not the 409 of one no longer open.
+    // Actions on a contact the tenant never had: 404, not the 409 of one no longer open
+    // (for whoever may take the action: an agent acting for themself).
     let orders = admin.queue_id("orders").await;
+    let sato = srv.login("sato", AGENT_PW).await;
     for (action, body) in [
         ("accept", json!({})),
         ("reject", json!({})),
@@ -433,7 +435,7 @@ async fn an_unknown_id_is_refused_not_answered_empty(kind: tsunagu_store::DbKind
         ("wrap-up", json!({})),
         ("transfer", json!({ "queue_id": orders })),
     ] {
-        let (s, b) = admin
+        let (s, b) = sato
             .post(&format!("/api/contacts/987654321/{action}"), body)
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{action}: {b}");

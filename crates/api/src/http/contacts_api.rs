@@ -335,8 +335,9 @@ async fn current(
     Ok(Json(ContactView::from(&row)))
 }
 
-/// 404 for a contact the tenant never had, before the actor is asked: the actor answers
-/// 409 for one that is not open (any more), which is another thing.
+/// 404 for a contact the tenant never had, before the actor is asked (and after the
+/// caller's right to act was checked): the actor answers 409 for one that is not open
+/// (any more), which is another thing.
 async fn known_contact(app: &App, tenant: i64, id: i64) -> ApiResult<()> {
     match app.store.contact(tenant, id).await? {
         Some(_) => Ok(()),
@@ -361,8 +362,8 @@ pub async fn accept(
     req: axum::extract::Request,
 ) -> ApiResult<Json<ContactView>> {
     let body: AgentAction = body_or_default(req, &app).await?;
-    known_contact(&app, who.tenant_id(), id).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
+    known_contact(&app, who.tenant_id(), id).await?;
     let row = app
         .center
         .tenant(who.tenant_id())
@@ -386,8 +387,8 @@ pub async fn reject(
     req: axum::extract::Request,
 ) -> ApiResult<StatusCode> {
     let body: AgentAction = body_or_default(req, &app).await?;
-    known_contact(&app, who.tenant_id(), id).await?;
     let agent_id = who.acting_agent(body.agent_id)?;
+    known_contact(&app, who.tenant_id(), id).await?;
     app.center
         .tenant(who.tenant_id())
         .await?
@@ -485,9 +486,9 @@ pub async fn wrap_up(
     {
         return Err(ApiError::field("note", "must be at most 10000 characters"));
     }
+    let agent_id = who.acting_agent(body.agent_id)?;
     let tenant = who.tenant_id();
     known_contact(&app, tenant, id).await?;
-    let agent_id = who.acting_agent(body.agent_id)?;
     let row = app
         .center
         .tenant(tenant)
