@@ -85,7 +85,8 @@ pub enum Notice {
     },
 }
 
-/// What the call behind a voice contact must do.
+/// What the call behind a voice contact must do (the router's decisions give the first
+/// three; the core's commands the others).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallOrder {
     /// Ring the agent's phone for a call of this queue.
@@ -94,6 +95,10 @@ pub enum CallOrder {
     StopRinging { agent: i64 },
     /// The queue's maximum wait passed: the caller's flow goes on.
     MaxWait,
+    /// The contact was ended from a screen or the API: hang the call up.
+    Ended,
+    /// The contact was moved to a queue from a screen or the API: the caller waits there.
+    Transferred,
 }
 
 /// Everything one router action means, for the actor to carry out in this order: the

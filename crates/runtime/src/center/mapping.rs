@@ -5,7 +5,9 @@ use tsunagu_acd::{
     AgentConfig, AgentId, Capacity, Membership, QueueConfig, QueueId, RelaxStep, SkillId,
     SkillRequirement, Strategy,
 };
-use tsunagu_store::rows::{AgentFull, QueueRow};
+use tsunagu_contact::center::{Contact, QueueRules};
+use tsunagu_domain::contact::{ContactStatus, Direction};
+use tsunagu_store::rows::{AgentFull, ContactRow, QueueRow};
 
 /// A required skill as the database stores it (the API's body has the same fields): the minimum level relaxes in
 /// steps over waiting time.
@@ -108,5 +110,71 @@ pub fn agent_config(a: &AgentFull) -> AgentConfig {
                 position: p.clamp(0, u32::MAX as i64) as u32,
             })
             .collect(),
+    }
+}
+
+/// What a queue's row means for its contacts, for the contact core.
+pub fn queue_rules(row: &QueueRow) -> QueueRules {
+    QueueRules {
+        record_calls: row.record_calls,
+        wrap_up_secs: row.wrap_up_secs,
+    }
+}
+
+/// A stored contact as the contact core keeps it. What no longer parses (a status or
+/// channel written by a newer version) is read as a waiting task: recovery then decides.
+pub fn contact_of_row(r: &ContactRow) -> Contact {
+    Contact {
+        id: r.id,
+        channel: tsunagu_acd::Channel::parse(&r.channel).unwrap_or(tsunagu_acd::Channel::Task),
+        direction: Direction::parse(&r.direction).unwrap_or(Direction::Inbound),
+        status: ContactStatus::parse(&r.status).unwrap_or(ContactStatus::Queued),
+        queue_id: r.queue_id,
+        customer_id: r.customer_id,
+        agent_id: r.agent_id,
+        priority: r.priority,
+        subject: r.subject.clone(),
+        customer_address: r.customer_address.clone(),
+        attributes: r.attributes.clone(),
+        requirements: r.requirements.clone(),
+        created_at: r.created_at,
+        queued_at: r.queued_at,
+        queue_entered_at: r.queue_entered_at,
+        offered_at: r.offered_at,
+        answered_at: r.answered_at,
+        ended_at: r.ended_at,
+        acw_done_at: r.acw_done_at,
+        end_reason: r.end_reason.clone(),
+        disposition_code: r.disposition_code.clone(),
+        updated_at: r.updated_at,
+    }
+}
+
+/// The contact core's contact as the tenant's stored row.
+pub fn row_of(c: &Contact, tenant_id: i64) -> ContactRow {
+    ContactRow {
+        id: c.id,
+        tenant_id,
+        channel: c.channel.as_str().into(),
+        direction: c.direction.as_str().into(),
+        status: c.status.as_str().into(),
+        queue_id: c.queue_id,
+        customer_id: c.customer_id,
+        agent_id: c.agent_id,
+        priority: c.priority,
+        subject: c.subject.clone(),
+        customer_address: c.customer_address.clone(),
+        attributes: c.attributes.clone(),
+        requirements: c.requirements.clone(),
+        created_at: c.created_at,
+        queued_at: c.queued_at,
+        queue_entered_at: c.queue_entered_at,
+        offered_at: c.offered_at,
+        answered_at: c.answered_at,
+        ended_at: c.ended_at,
+        acw_done_at: c.acw_done_at,
+        end_reason: c.end_reason.clone(),
+        disposition_code: c.disposition_code.clone(),
+        updated_at: c.updated_at,
     }
 }

@@ -1,12 +1,14 @@
-//! The contact center at run time: one actor task per tenant owns that tenant's router and
-//! its open contacts, applies commands one at a time, commits each step's writes in one
-//! transaction, and only then answers the caller and tells the screens.
+//! The contact center at run time: one actor task per tenant owns that tenant's contact core
+//! (the sans-IO `tsunagu_contact::center::Center`: the router and the open contacts), feeds
+//! it commands one at a time, commits each step's writes in one transaction, and only then
+//! answers the caller and tells the screens.
 //!
-//! * `actor` — the tenant actor: commands, router actions, recovery; `actor::voice` — what
-//!   calls ask of it (contacts in the IVR, queueing, answers, hang-ups, callbacks).
+//! * `actor` — the tenant actor: reads what a command needs, hands it to the core, carries
+//!   out the core's effects, commits, publishes; rebuilds from the store; `actor::voice` —
+//!   what calls ask of it (contacts in the IVR, queueing, answers, hang-ups, callbacks).
 //! * `voice` — the vocabulary between the actor and the telephony shell.
-//! * `step` — what one step accumulates (rows, events, agent states, live events).
-//! * `mapping` — stored rows ↔ router configuration.
+//! * `step` — what one step accumulates (events, agent states, notes, live events).
+//! * `mapping` — stored rows ↔ router configuration and the core's contacts.
 //! * `events` — live events and who may see them.
 //!
 //! HTTP handlers talk to a tenant through [`TenantHandle`]; they never touch the router.

@@ -1,5 +1,5 @@
-//! What one step of a tenant actor accumulates before committing: contacts touched, timeline
-//! events, agent state changes, notes, and the live events and call directives to send after
+//! What one step of a tenant actor accumulates before committing (the contacts it touched
+//! are the contact core's to say): timeline events, agent state changes, notes, and the live events and call directives to send after
 //! the commit.
 
 use tsunagu_store::rows::{AgentStateRow, ContactEventRow, NoteRow};
@@ -10,8 +10,6 @@ use super::VoiceDirective;
 
 #[derive(Default)]
 pub(crate) struct Step {
-    /// Contacts whose rows must be written (in first-touched order).
-    pub contacts: Vec<i64>,
     pub events: Vec<ContactEventRow>,
     /// Agents whose state may have changed.
     pub agents: Vec<i64>,
@@ -23,12 +21,6 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    pub fn touch_contact(&mut self, id: i64) {
-        if !self.contacts.contains(&id) {
-            self.contacts.push(id);
-        }
-    }
-
     pub fn touch_agent(&mut self, id: i64) {
         if !self.agents.contains(&id) {
             self.agents.push(id);

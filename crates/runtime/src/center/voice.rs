@@ -40,17 +40,7 @@ pub enum VoiceDirective {
 }
 
 /// Where the center has the contact of a call, for [`VoiceDirective::Resync`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LiveCall {
-    /// In the IVR, not queued.
-    Ivr,
-    /// Waiting in a queue (not offered).
-    Waiting,
-    /// A callback request waiting in a queue: its call (if an attempt had started) is over.
-    CallbackWaiting,
-    /// Connected to this agent.
-    Talking { agent: i64 },
-}
+pub use tsunagu_contact::center::LiveCall;
 
 /// Requests from the telephony shell.
 #[derive(Clone, Debug)]

@@ -13,10 +13,10 @@ impl TenantActor {
                 t.id, self.tenant.id
             )));
         }
-        self.router.set_config(self.now, router_config(&t));
+        self.core.router_mut().set_config(self.now, router_config(&t));
         self.figures.tenant_changed(&t);
         self.tenant = t;
-        self.drain();
+        self.core.handle_router_changed(self.now);
         Ok(())
     }
 
@@ -30,16 +30,21 @@ impl TenantActor {
         {
             Some(row) => {
                 let cfg = queue_config(&row, true).map_err(|m| field("queue", &m.to_string()))?;
-                self.router
+                self.core
+                    .router_mut()
                     .upsert_queue(now, cfg)
                     .map_err(|e| field("queue", &e.to_string()))?;
+                self.core.set_queue_rules(id, Some(queue_rules(&row)));
                 self.queues.insert(id, row);
             }
             None => {
-                if self.queues.remove(&id).is_some() {
-                    self.router
+                if self.queues.contains_key(&id) {
+                    self.core
+                        .router_mut()
                         .remove_queue(now, QueueId(id as u64))
                         .map_err(|e| CenterError::Conflict(e.to_string()))?;
+                    self.queues.remove(&id);
+                    self.core.set_queue_rules(id, None);
                 }
             }
         }
@@ -48,7 +53,7 @@ impl TenantActor {
             self.members(),
             Some(id).filter(|q| !self.queues.contains_key(q)),
         );
-        self.drain();
+        self.core.handle_router_changed(now);
         Ok(())
     }
 
@@ -67,7 +72,8 @@ impl TenantActor {
             .user(self.tenant.id, full.agent.user_id)
             .await
             .map_err(|e| CenterError::Unavailable(e.to_string()))?;
-        self.router
+        self.core
+            .router_mut()
             .upsert_agent(now, agent_config(&full))
             .map_err(|e| field("agent", &e.to_string()))?;
         let live = self.agents.entry(id).or_insert_with(|| AgentLive {
@@ -88,13 +94,14 @@ impl TenantActor {
         if user.is_none_or(|u| u.disabled) && live.presence != Presence::Offline {
             live.presence = Presence::Offline;
             live.reason = None;
-            self.router
+            self.core
+                .router_mut()
                 .handle_presence(now, AgentId(id as u64), Presence::Offline)
                 .ok();
         }
         self.figures.configure(&self.queues, self.members(), None);
         self.step.touch_agent(id);
-        self.drain();
+        self.core.handle_router_changed(now);
         Ok(())
     }
 }

@@ -1,16 +1,17 @@
-//! The tenant actor.
+//! The tenant actor: the IO shell of the tenant's contact core.
 //!
-//! Every step follows the same order: read the clock once; fire the router's due timers;
-//! apply the command (the router first — it refuses bad inputs without changing anything —
-//! then the rows); carry out the router's actions; commit everything in one transaction;
-//! only then publish live events and answer. If the commit fails, the actor rebuilds its
-//! state from the database (what is durable is the truth) and answers "unavailable".
+//! Every step follows the same order: read the clock once; fire the core's due timers; read
+//! what the command needs from the store; hand the command to the core (it refuses bad
+//! inputs without changing anything); carry out the core's effects; commit the touched
+//! records with the step's events in one transaction; only then publish live events and
+//! answer. If the commit fails, the actor rebuilds its state from the database (what is
+//! durable is the truth) and answers "unavailable".
 
 mod config;
 mod contacts;
+mod effects;
 mod figures;
 mod recovery;
-mod routing;
 mod views;
 mod voice;
 
@@ -24,11 +25,8 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
-use tsunagu_acd::{
-    Action, AgentId, AgentStats, AgentStatus, Channel, ContactId, ContactSpec,
-    ContactView as RouterContact, Presence, QueueId, Router, RouterConfig, RouterError,
-};
-use tsunagu_contact::lifecycle;
+use tsunagu_acd::{AgentId, AgentStats, AgentStatus, Channel, Presence, QueueId, RouterConfig};
+use tsunagu_contact::center::{Center, ContactError, Effect};
 pub use tsunagu_contact::Rebuild;
 use tsunagu_domain::contact::{ContactStatus, EventKind};
 use tsunagu_domain::kpi::{start_of_day, Kpis};
@@ -38,7 +36,7 @@ use tsunagu_store::rows::*;
 use tsunagu_store::{Store, Write};
 
 use super::events::{AgentState, Audience, Envelope, LiveEvent};
-use super::mapping::{agent_config, queue_config, Requirement};
+use super::mapping::{agent_config, contact_of_row, queue_config, queue_rules, row_of, Requirement};
 use super::step::Step;
 use super::{CenterError, CenterResult, Clock, Command, VoiceDirective, VoiceSink};
 use figures::Figures;
@@ -156,12 +154,10 @@ pub struct TenantActor {
     tenant: TenantRow,
     store: Store,
     clock: Arc<dyn Clock>,
-    router: Router,
+    /// The router and the open contacts: the sans-IO contact core this actor drives.
+    core: Center,
     queues: HashMap<i64, QueueRow>,
     agents: HashMap<i64, AgentLive>,
-    /// Open contacts (queued, offered, connected, wrap-up). Rows that close during a step
-    /// stay here until the step is written.
-    open: HashMap<i64, ContactRow>,
     events: broadcast::Sender<Arc<Envelope>>,
     /// Last written (presence, reason, status) per agent.
     persisted: HashMap<i64, (String, Option<String>, String)>,
@@ -185,13 +181,12 @@ impl TenantActor {
         events: broadcast::Sender<Arc<Envelope>>,
     ) -> Self {
         TenantActor {
-            router: Router::new(router_config(&tenant)),
+            core: Center::new(router_config(&tenant)),
             tenant,
             store,
             clock,
             queues: HashMap::new(),
             agents: HashMap::new(),
-            open: HashMap::new(),
             events,
             persisted: HashMap::new(),
             gauges_at: 0,
@@ -233,7 +228,7 @@ impl TenantActor {
 
     async fn serve(&mut self, rx: &mut mpsc::Receiver<Command>) {
         loop {
-            let deadline = self.router.poll_timeout();
+            let deadline = self.core.poll_timeout();
             let sleep =
                 deadline.map(|d| Duration::from_millis((d - self.clock.now_ms()).max(0) as u64));
             tokio::select! {
@@ -290,7 +285,7 @@ impl TenantActor {
 
     /// When the router next needs [`TenantActor::handle_timeout`], in Unix ms.
     pub fn poll_timeout(&mut self) -> Option<i64> {
-        self.router.poll_timeout()
+        self.core.poll_timeout()
     }
 
     // ----- steps -------------------------------------------------------------------------
@@ -299,8 +294,8 @@ impl TenantActor {
     fn begin(&mut self) {
         self.now = self.clock.now_ms().max(self.now);
         self.figures.turn_day(self.now);
-        self.router.handle_timeout(self.now);
-        self.drain();
+        self.core.handle_timeout(self.now);
+        self.carry_out();
     }
 
     async fn command(&mut self, cmd: Command) {
@@ -375,17 +370,11 @@ impl TenantActor {
     /// is). A batch the database refuses outright is dropped: the actor resynchronises
     /// from what is stored ([`Rebuild::Resync`]) and answers "unavailable".
     async fn commit(&mut self) -> CenterResult<()> {
-        self.drain();
+        self.core.handle_router_changed(self.now);
+        self.carry_out();
         self.flush_agents();
-        let mut rows = Vec::with_capacity(self.step.contacts.len());
-        let touched = std::mem::take(&mut self.step.contacts);
-        for id in &touched {
-            if let Some(row) = self.open.get(id) {
-                rows.push(Write::Contact(Box::new(row.clone())));
-                let offered_to = self.offered_agents(*id);
-                self.step.outbox.push(Envelope::contact(row, &offered_to));
-            }
-        }
+        let touched = self.core.take_touched();
+        let rows = self.touched_rows(&touched, true);
         if let Err(e) = self.store_step(rows, touched).await {
             error!(tenant = %self.tenant.slug, "step refused by the database, resynchronising: {e}");
             if let Err(e2) = self.rebuild(Rebuild::Resync).await {
@@ -412,11 +401,7 @@ impl TenantActor {
         let voice_directives = std::mem::take(&mut self.step.voice);
         self.step = Step::default();
         self.store_durably(&writes).await?;
-        for id in touched {
-            if self.open.get(&id).is_some_and(|c| !is_open(&c.status)) {
-                self.open.remove(&id);
-            }
-        }
+        self.core.forget_closed(&touched);
         for env in outbox {
             let _ = self.events.send(Arc::new(env));
         }
@@ -455,6 +440,23 @@ impl TenantActor {
         }
     }
 
+    /// The rows of the contacts a step touched (those still known to the core), each with
+    /// its live event when `publish`.
+    fn touched_rows(&mut self, touched: &[i64], publish: bool) -> Vec<Write> {
+        let mut rows = Vec::with_capacity(touched.len());
+        for &id in touched {
+            if let Some(c) = self.core.contact(id) {
+                let row = row_of(c, self.tenant.id);
+                if publish {
+                    let offered_to = self.core.offered_agents(id);
+                    self.step.outbox.push(Envelope::contact(&row, &offered_to));
+                }
+                rows.push(Write::Contact(Box::new(row)));
+            }
+        }
+        rows
+    }
+
     /// Queue and agent gauges for Prometheus, refreshed at most once a second.
     fn update_gauges(&mut self) {
         if self.now - self.gauges_at < 1000 {
@@ -462,7 +464,7 @@ impl TenantActor {
         }
         self.gauges_at = self.now;
         let tenant = self.tenant.slug.clone();
-        for (q, s) in self.router.queue_snapshots() {
+        for (q, s) in self.core.router().queue_snapshots() {
             let queue = self
                 .queues
                 .get(&(q.0 as i64))
@@ -494,32 +496,9 @@ impl TenantActor {
     }
 }
 
-/// The number to call back, if the contact is a callback request.
-/// What the lifecycle rules need of a stored contact.
-fn current(row: &ContactRow) -> lifecycle::Current {
-    lifecycle::Current {
-        id: row.id,
-        status: ContactStatus::parse(&row.status).unwrap_or(ContactStatus::Queued),
-        agent: row.agent_id,
-        has_disposition: row.disposition_code.is_some(),
-    }
-}
 
-fn conflict(e: lifecycle::LifecycleError) -> CenterError {
-    CenterError::Conflict(e.to_string())
-}
 
-fn callback_number(row: &ContactRow) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(&row.attributes)
-        .ok()?
-        .get("callback_number")?
-        .as_str()
-        .map(str::to_string)
-}
 
-fn is_open(status: &str) -> bool {
-    ContactStatus::parse(status).is_some_and(ContactStatus::is_open)
-}
 
 /// The longest pause between two attempts to store a step or to resynchronise.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
@@ -529,6 +508,15 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into())
+}
+
+/// The core's refusal as the center's: a field's mistake, or a conflict with how things
+/// stand (its words, which the API passes on).
+fn from_core(e: ContactError) -> CenterError {
+    match e {
+        ContactError::Field { field: name, message } => field(name, &message),
+        other => CenterError::Conflict(other.to_string()),
+    }
 }
 
 fn field(name: &str, message: &str) -> CenterError {

@@ -7,7 +7,8 @@ impl TenantActor {
         Snapshot {
             now: self.now,
             queues: self
-                .router
+                .core
+                .router()
                 .queue_snapshots()
                 .into_iter()
                 .map(|(q, s)| {
@@ -26,23 +27,10 @@ impl TenantActor {
     }
 
     pub(super) fn offers_for(&self, agent: i64) -> Vec<(ContactRow, i64)> {
-        self.open
-            .values()
-            .filter_map(|c| match self.router.contact(ContactId(c.id as u64)) {
-                Some(RouterContact::Offered {
-                    agents, expires_at, ..
-                }) if agents.contains(&AgentId(agent as u64)) => Some((c.clone(), expires_at)),
-                _ => None,
-            })
+        self.core
+            .offers_for(agent)
+            .into_iter()
+            .map(|(c, expires_at)| (row_of(c, self.tenant.id), expires_at))
             .collect()
-    }
-
-    pub(super) fn offered_agents(&self, contact: i64) -> Vec<i64> {
-        match self.router.contact(ContactId(contact as u64)) {
-            Some(RouterContact::Offered { agents, .. }) => {
-                agents.iter().map(|a| a.0 as i64).collect()
-            }
-            _ => Vec::new(),
-        }
     }
 }
