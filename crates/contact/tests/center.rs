@@ -6,7 +6,7 @@ use serde_json::json;
 use tsunagu_acd::*;
 use tsunagu_contact::center::{
     CallEnd, Center, Contact, ContactError, Effect, EndBy, NewCall, NewContact, QueueRules,
-    WrapUpDone,
+    WrapUpBy, WrapUpDone,
 };
 use tsunagu_contact::routing::{CallOrder, Notice};
 use tsunagu_contact::Rebuild;
@@ -121,7 +121,15 @@ impl Floor {
         );
         let recorded = self
             .c
-            .handle_enqueue(self.now, id, Q, 0, vec![], "[]".into(), &json!({ "ivr": "1" }))
+            .handle_enqueue(
+                self.now,
+                id,
+                Q,
+                0,
+                vec![],
+                "[]".into(),
+                &json!({ "ivr": "1" }),
+            )
             .unwrap();
         assert!(recorded, "queue 1 records calls");
         self.effects()
@@ -176,7 +184,10 @@ fn a_task_is_offered_taken_ended_and_wrapped_up() {
     f.c.handle_accept(f.now, 100, AGENT, true).unwrap();
     assert_eq!(kinds(&f.effects()), vec![Accepted, Connected]);
     let c = f.c.contact(100).unwrap();
-    assert_eq!((c.status, c.agent_id, c.answered_at), (ContactStatus::Connected, Some(AGENT), Some(T0 + 5 * S)));
+    assert_eq!(
+        (c.status, c.agent_id, c.answered_at),
+        (ContactStatus::Connected, Some(AGENT), Some(T0 + 5 * S))
+    );
 
     f.now += 60 * S;
     f.c.handle_end(
@@ -196,16 +207,25 @@ fn a_task_is_offered_taken_ended_and_wrapped_up() {
     assert_eq!(f.status(100), ContactStatus::WrapUp);
     assert_eq!(f.agent_status(), AgentStatus::AfterCallWork);
 
-    let done = f
-        .c
-        .handle_wrap_up(f.now, 100, AGENT, 7, Some("resolved".into()), None, |q, code| {
-            q == Some(Q) && code == "resolved"
-        })
+    let done =
+        f.c.handle_wrap_up(
+            f.now,
+            100,
+            WrapUpBy {
+                agent: AGENT,
+                by_user: 7,
+                disposition: Some("resolved".into()),
+            },
+            None,
+            |q, code| q == Some(Q) && code == "resolved",
+        )
         .unwrap();
     assert_eq!(done, WrapUpDone::Completed);
     let e = f.effects();
     assert_eq!(kinds(&e), vec![AcwDone]);
-    assert!(matches!(&e[0], Effect::Event { data, .. } if *data == json!({ "disposition": "resolved", "auto": false })));
+    assert!(
+        matches!(&e[0], Effect::Event { data, .. } if *data == json!({ "disposition": "resolved", "auto": false }))
+    );
     assert_eq!(f.status(100), ContactStatus::Completed);
     assert_eq!(f.agent_status(), AgentStatus::Available);
     f.c.forget_closed(&[100]);
@@ -217,7 +237,15 @@ fn the_wrap_up_timer_completes_and_a_late_disposition_is_still_recorded() {
     let mut f = Floor::new(Some(30));
     f.task(100);
     f.c.handle_accept(f.now, 100, AGENT, true).unwrap();
-    f.c.handle_end(f.now, 100, EndBy { agent: Some(AGENT), ..EndBy::default() }).unwrap();
+    f.c.handle_end(
+        f.now,
+        100,
+        EndBy {
+            agent: Some(AGENT),
+            ..EndBy::default()
+        },
+    )
+    .unwrap();
     f.effects();
     let e = f.after(30 * S);
     assert_eq!(kinds(&e), vec![EventKind::AcwDone]);
@@ -226,20 +254,41 @@ fn the_wrap_up_timer_completes_and_a_late_disposition_is_still_recorded() {
     f.c.forget_closed(&[100]);
 
     // The agent's disposition comes after the timer: read from the store, recorded late.
-    let done = f
-        .c
-        .handle_wrap_up(f.now, 100, AGENT, 7, Some("resolved".into()), Some(stored.clone()), |_, _| true)
+    let done =
+        f.c.handle_wrap_up(
+            f.now,
+            100,
+            WrapUpBy {
+                agent: AGENT,
+                by_user: 7,
+                disposition: Some("resolved".into()),
+            },
+            Some(stored.clone()),
+            |_, _| true,
+        )
         .unwrap();
     assert_eq!(done, WrapUpDone::LateDisposition);
     assert_eq!(f.c.take_touched(), vec![100]);
-    assert_eq!(f.c.contact(100).unwrap().disposition_code.as_deref(), Some("resolved"));
+    assert_eq!(
+        f.c.contact(100).unwrap().disposition_code.as_deref(),
+        Some("resolved")
+    );
     // Once given, it is not replaced.
     let mut with = stored;
     with.disposition_code = Some("resolved".into());
     f.c.forget_closed(&[100]);
-    let done = f
-        .c
-        .handle_wrap_up(f.now, 100, AGENT, 7, None, Some(with), |_, _| true)
+    let done =
+        f.c.handle_wrap_up(
+            f.now,
+            100,
+            WrapUpBy {
+                agent: AGENT,
+                by_user: 7,
+                disposition: None,
+            },
+            Some(with),
+            |_, _| true,
+        )
         .unwrap();
     assert_eq!(done, WrapUpDone::Nothing);
 }
@@ -250,10 +299,27 @@ fn an_unknown_disposition_is_refused_naming_the_field() {
     f.task(100);
     f.c.handle_accept(f.now, 100, AGENT, true).unwrap();
     f.effects();
-    let r = f
-        .c
-        .handle_wrap_up(f.now, 100, AGENT, 7, Some("nope".into()), None, |_, _| false);
-    assert!(matches!(r, Err(ContactError::Field { field: "disposition", .. })), "{r:?}");
+    let r = f.c.handle_wrap_up(
+        f.now,
+        100,
+        WrapUpBy {
+            agent: AGENT,
+            by_user: 7,
+            disposition: Some("nope".into()),
+        },
+        None,
+        |_, _| false,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(ContactError::Field {
+                field: "disposition",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -264,8 +330,15 @@ fn a_call_is_answered_when_caller_and_agent_are_connected() {
         kinds(&e),
         vec![EventKind::Created, EventKind::Queued, EventKind::Offered]
     );
-    assert_eq!(calls(&e), vec![CallOrder::Ring { agent: AGENT, queue: Q }]);
-    let attrs: serde_json::Value = serde_json::from_str(&f.c.contact(200).unwrap().attributes).unwrap();
+    assert_eq!(
+        calls(&e),
+        vec![CallOrder::Ring {
+            agent: AGENT,
+            queue: Q
+        }]
+    );
+    let attrs: serde_json::Value =
+        serde_json::from_str(&f.c.contact(200).unwrap().attributes).unwrap();
     assert_eq!(attrs["ivr"], "1", "the flow's attributes are kept");
 
     f.now += 4 * S;
@@ -294,9 +367,15 @@ fn a_call_is_answered_when_caller_and_agent_are_connected() {
     .unwrap();
     let e = f.effects();
     assert_eq!(kinds(&e), vec![EventKind::Ended]);
-    assert!(calls(&e).is_empty(), "the call ended itself: nothing to hang up");
+    assert!(
+        calls(&e).is_empty(),
+        "the call ended itself: nothing to hang up"
+    );
     let c = f.c.contact(200).unwrap();
-    assert_eq!((c.status, c.end_reason.as_deref()), (ContactStatus::WrapUp, Some("caller:hangup")));
+    assert_eq!(
+        (c.status, c.end_reason.as_deref()),
+        (ContactStatus::WrapUp, Some("caller:hangup"))
+    );
 }
 
 #[test]
@@ -316,10 +395,16 @@ fn a_caller_gone_between_the_answer_and_the_connection_is_an_abandon_and_frees_t
     .unwrap();
     let e = f.effects();
     assert_eq!(kinds(&e), vec![EventKind::Abandoned]);
-    assert!(matches!(&e[0], Effect::Event { data, agent: None, .. } if data["connected"] == json!(false) && data["answered_by_agent"] == json!(AGENT)));
+    assert!(
+        matches!(&e[0], Effect::Event { data, agent: None, .. } if data["connected"] == json!(false) && data["answered_by_agent"] == json!(AGENT))
+    );
     let c = f.c.contact(200).unwrap();
     assert_eq!((c.status, c.agent_id), (ContactStatus::Abandoned, None));
-    assert_eq!(f.agent_status(), AgentStatus::Available, "no after-call work for a call never held");
+    assert_eq!(
+        f.agent_status(),
+        AgentStatus::Available,
+        "no after-call work for a call never held"
+    );
     // The connection that comes too late changes nothing.
     f.c.handle_call_connected(f.now, 200, AGENT);
     assert!(f.effects().is_empty());
@@ -348,7 +433,10 @@ fn a_caller_gone_while_the_phone_rings_stops_it_and_a_late_answer_is_refused() {
     }));
     assert!(calls(&e).contains(&CallOrder::StopRinging { agent: AGENT }));
     assert!(kinds(&e).contains(&EventKind::Abandoned));
-    assert!(!f.c.handle_call_accept(f.now, 200, AGENT), "the offer no longer stands");
+    assert!(
+        !f.c.handle_call_accept(f.now, 200, AGENT),
+        "the offer no longer stands"
+    );
     assert!(f.effects().is_empty());
     assert_eq!(f.agent_status(), AgentStatus::Available);
 }
@@ -364,13 +452,17 @@ fn a_decline_and_an_unreachable_phone_send_the_caller_on() {
     };
     f.c.handle_call_rejected(f.now, 200, first, false);
     let e = f.effects();
-    assert!(matches!(&e[0], Effect::Event { kind: EventKind::Rejected, data, .. } if data["by"] == "phone"));
+    assert!(
+        matches!(&e[0], Effect::Event { kind: EventKind::Rejected, data, .. } if data["by"] == "phone")
+    );
     let second = f.c.offered_agents(200);
     assert_eq!(second.len(), 1);
     assert_ne!(second[0], first, "not back to who declined");
     f.c.handle_call_rejected(f.now, 200, second[0], true);
     let e = f.effects();
-    assert!(matches!(&e[0], Effect::Event { kind: EventKind::Rejected, data, .. } if data["by"] == "phone_unreachable"));
+    assert!(
+        matches!(&e[0], Effect::Event { kind: EventKind::Rejected, data, .. } if data["by"] == "phone_unreachable")
+    );
     // A second answer from a phone whose offer is gone is ignored.
     f.c.handle_call_rejected(f.now, 200, second[0], false);
     assert!(f.effects().is_empty());
@@ -413,10 +505,9 @@ fn a_callback_keeps_the_place_of_a_waiting_caller_and_is_a_new_contact_from_the_
         .unwrap();
     f.c.handle_router_changed(f.now);
     f.call(200);
-    let id = f
-        .c
-        .handle_callback(f.now, 200, None, "+81312345678".into(), 999, None)
-        .unwrap();
+    let id =
+        f.c.handle_callback(f.now, 200, None, "+81312345678".into(), 999, None)
+            .unwrap();
     assert_eq!(id, 200, "a waiting caller keeps its contact and place");
     assert_eq!(kinds(&f.effects()), vec![EventKind::CallbackRequested]);
     assert_eq!(
@@ -438,10 +529,9 @@ fn a_callback_keeps_the_place_of_a_waiting_caller_and_is_a_new_contact_from_the_
         },
     );
     f.effects();
-    let id = f
-        .c
-        .handle_callback(f.now, 300, Some(Q), "+81312345679".into(), 301, None)
-        .unwrap();
+    let id =
+        f.c.handle_callback(f.now, 300, Some(Q), "+81312345679".into(), 301, None)
+            .unwrap();
     assert_eq!(id, 301);
     let e = f.effects();
     assert!(kinds(&e).contains(&EventKind::Ended));
@@ -468,10 +558,9 @@ fn a_voicemail_is_a_task_waiting_in_its_queue() {
         .handle_presence(f.now, AgentId(AGENT as u64), Presence::NotReady)
         .unwrap();
     f.c.handle_router_changed(f.now);
-    let id = f
-        .c
-        .handle_voicemail(f.now, 200, Q, 77, "0312345678".into(), 201, Some(5))
-        .unwrap();
+    let id =
+        f.c.handle_voicemail(f.now, 200, Q, 77, "0312345678".into(), 201, Some(5))
+            .unwrap();
     assert_eq!(id, 201);
     let e = f.effects();
     assert_eq!(
@@ -484,7 +573,10 @@ fn a_voicemail_is_a_task_waiting_in_its_queue() {
         ]
     );
     let t = f.c.contact(201).unwrap();
-    assert_eq!((t.channel, t.status, t.customer_id), (Channel::Task, ContactStatus::Queued, Some(5)));
+    assert_eq!(
+        (t.channel, t.status, t.customer_id),
+        (Channel::Task, ContactStatus::Queued, Some(5))
+    );
 }
 
 #[test]
@@ -493,7 +585,10 @@ fn click_to_call_connects_the_agent_first_and_is_answered_by_the_customer() {
     f.c.handle_click_to_call(f.now, 500, AGENT, "0312345678".into(), None, Q, 7)
         .unwrap();
     let c = f.c.contact(500).unwrap();
-    assert_eq!((c.status, c.agent_id, c.answered_at), (ContactStatus::Connected, Some(AGENT), None));
+    assert_eq!(
+        (c.status, c.agent_id, c.answered_at),
+        (ContactStatus::Connected, Some(AGENT), None)
+    );
     assert_eq!(f.agent_status(), AgentStatus::Busy);
     // The agent's phone is busy with it: a second one is refused.
     assert!(matches!(
@@ -512,7 +607,14 @@ fn refusals_change_nothing() {
         f.c.handle_reject(f.now, 100, 99, json!({})),
         f.c.handle_end(f.now, 555, EndBy::default()),
         f.c.handle_transfer(f.now, 100, None, 42, None, true),
-        f.c.handle_end(f.now, 100, EndBy { agent: Some(99), ..EndBy::default() }),
+        f.c.handle_end(
+            f.now,
+            100,
+            EndBy {
+                agent: Some(99),
+                ..EndBy::default()
+            },
+        ),
     ] {
         assert!(r.is_err());
     }
@@ -525,7 +627,10 @@ fn refusals_change_nothing() {
     );
     assert_eq!(
         f.c.handle_accept(f.now, 100, 99, true),
-        Err(ContactError::NotOffered { contact: 100, agent: 99 })
+        Err(ContactError::NotOffered {
+            contact: 100,
+            agent: 99
+        })
     );
 }
 
@@ -537,14 +642,24 @@ fn start_up_closes_calls_and_a_resync_keeps_them() {
         agent_id: Some(AGENT),
         queued_at: Some(T0 - 60 * S),
         answered_at: Some(T0 - 30 * S),
-        ..Contact::new(200, Channel::Voice, Direction::Inbound, ContactStatus::Connected, T0 - 90 * S)
+        ..Contact::new(
+            200,
+            Channel::Voice,
+            Direction::Inbound,
+            ContactStatus::Connected,
+            T0 - 90 * S,
+        )
     };
     let mut resync = Floor::new(None);
     resync
         .c
         .handle_recovered(resync.now, stored.clone(), vec![], Rebuild::Resync)
         .unwrap();
-    assert_eq!(resync.status(200), ContactStatus::Connected, "the call goes on");
+    assert_eq!(
+        resync.status(200),
+        ContactStatus::Connected,
+        "the call goes on"
+    );
     assert!(resync.effects().is_empty());
     assert_eq!(resync.agent_status(), AgentStatus::Busy);
 

@@ -4,7 +4,9 @@
 //! calls agents place.
 
 use serde_json::{json, Value};
-use tsunagu_acd::{AgentId, Channel, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement};
+use tsunagu_acd::{
+    AgentId, Channel, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement,
+};
 use tsunagu_domain::contact::{is_interruption, ContactStatus, Direction, EventKind, MadeContact};
 
 use super::{Center, Contact, ContactError, ContactResult, EndBy};
@@ -61,7 +63,13 @@ impl Center {
                     "called": call.called
                 })
                 .to_string(),
-                ..Contact::new(id, Channel::Voice, Direction::Inbound, ContactStatus::Ivr, now)
+                ..Contact::new(
+                    id,
+                    Channel::Voice,
+                    Direction::Inbound,
+                    ContactStatus::Ivr,
+                    now,
+                )
             },
         );
         self.touch(id);

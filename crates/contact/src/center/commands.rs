@@ -2,7 +2,9 @@
 //! decline an offer, end, wrap up, move to another queue.
 
 use serde_json::{json, Value};
-use tsunagu_acd::{AgentId, Channel, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement};
+use tsunagu_acd::{
+    AgentId, Channel, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement,
+};
 use tsunagu_domain::contact::{ContactStatus, Direction, EventKind};
 
 use super::{Center, Contact, ContactError, ContactResult};
@@ -41,6 +43,16 @@ pub struct EndBy {
     pub reason: Option<String>,
     /// The end comes from a screen or the API: a call behind the contact is hung up.
     pub hang_up_call: bool,
+}
+
+/// Who wraps up a contact, and with which disposition (wrap-up code).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrapUpBy {
+    /// The agent who handled it.
+    pub agent: i64,
+    /// The person behind the request (the agent, or a supervisor for them).
+    pub by_user: i64,
+    pub disposition: Option<String>,
 }
 
 /// What a wrap-up did.
@@ -235,17 +247,20 @@ impl Center {
     /// The agent wraps up (a disposition, late if the timer already did). A conversation
     /// still going is ended first. `stored`: the contact as stored, which the shell reads
     /// when it is no longer open here; `known_code(queue, code)` says whether a
-    /// disposition is one of the contact's queue.
+    /// disposition is one of the contact's queue (a field error when not).
     pub fn handle_wrap_up(
         &mut self,
         now: i64,
         id: i64,
-        agent: i64,
-        by_user: i64,
-        disposition: Option<String>,
+        by: WrapUpBy,
         stored: Option<Contact>,
         known_code: impl FnOnce(Option<i64>, &str) -> bool,
     ) -> ContactResult<WrapUpDone> {
+        let WrapUpBy {
+            agent,
+            by_user,
+            disposition,
+        } = by;
         self.begin(now);
         let now = self.now;
         // Still talking: end and wrap up in one go.

@@ -31,16 +31,14 @@ mod recover;
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{json, Value};
-use tsunagu_acd::{
-    Action, AgentId, ContactId, ContactView as RouterContact, Router, RouterConfig,
-};
+use tsunagu_acd::{Action, AgentId, ContactId, ContactView as RouterContact, Router, RouterConfig};
 use tsunagu_domain::contact::{ContactStatus, EventKind};
 
 use crate::lifecycle::LifecycleError;
 use crate::routing::{self, CallOrder, Notice, Record};
 
 pub use calls::{CallEnd, LiveCall, NewCall};
-pub use commands::{EndBy, NewContact, WrapUpDone};
+pub use commands::{EndBy, NewContact, WrapUpBy, WrapUpDone};
 pub use record::Contact;
 
 /// What a queue's rules mean for its contacts.
@@ -315,7 +313,8 @@ impl Center {
                     self.event(c, t.kind, t.queue, t.agent, data);
                 }
                 if let Some(notice) = r.notice {
-                    self.effects.push_back(Effect::Notice { contact: c, notice });
+                    self.effects
+                        .push_back(Effect::Notice { contact: c, notice });
                 }
                 if let Some(order) = r.call {
                     self.call(c, order);

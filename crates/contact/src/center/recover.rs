@@ -3,7 +3,9 @@
 //! this carries it out on the record, the router and the timeline.
 
 use serde_json::json;
-use tsunagu_acd::{AgentId, Assignment, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement};
+use tsunagu_acd::{
+    AgentId, Assignment, ContactId, ContactSpec, QueueId, RouterError, SkillRequirement,
+};
 use tsunagu_domain::contact::{ContactStatus, EventKind};
 
 use super::{Center, Contact};

@@ -13,7 +13,9 @@ impl TenantActor {
                 t.id, self.tenant.id
             )));
         }
-        self.core.router_mut().set_config(self.now, router_config(&t));
+        self.core
+            .router_mut()
+            .set_config(self.now, router_config(&t));
         self.figures.tenant_changed(&t);
         self.tenant = t;
         self.core.handle_router_changed(self.now);

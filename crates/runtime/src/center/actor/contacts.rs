@@ -3,7 +3,7 @@
 //! needs first (a fresh id, a stored contact, the tenant's dispositions) and keeps notes.
 
 use super::*;
-use tsunagu_contact::center::{EndBy, NewContact as CoreContact};
+use tsunagu_contact::center::{EndBy, NewContact as CoreContact, WrapUpBy};
 
 impl TenantActor {
     pub(super) fn create_contact(&mut self, new: NewContact) -> CenterResult<ContactRow> {
@@ -24,7 +24,11 @@ impl TenantActor {
                     priority: new.priority,
                     subject: new.subject,
                     attributes: new.attributes,
-                    requirements: new.requirements.iter().map(Requirement::to_router).collect(),
+                    requirements: new
+                        .requirements
+                        .iter()
+                        .map(Requirement::to_router)
+                        .collect(),
                     requirements_json: serde_json::to_string(&new.requirements)
                         .unwrap_or_else(|_| "[]".into()),
                     created_by: new.created_by,
@@ -73,10 +77,9 @@ impl TenantActor {
                 contact_id,
                 agent_id,
             } => {
-                let c = self
-                    .core
-                    .contact(contact_id)
-                    .ok_or_else(|| CenterError::Conflict(format!("contact {contact_id} is not open")))?;
+                let c = self.core.contact(contact_id).ok_or_else(|| {
+                    CenterError::Conflict(format!("contact {contact_id} is not open"))
+                })?;
                 if c.is_call() {
                     return Err(CenterError::Conflict(
                         "a call is answered on the phone, not from the screen".into(),
@@ -180,7 +183,17 @@ impl TenantActor {
                 .any(|d| d.code == code && (d.queue_id.is_none() || d.queue_id == queue))
         };
         self.core
-            .handle_wrap_up(now, id, agent_id, by_user, disposition, stored, known)
+            .handle_wrap_up(
+                now,
+                id,
+                WrapUpBy {
+                    agent: agent_id,
+                    by_user,
+                    disposition,
+                },
+                stored,
+                known,
+            )
             .map_err(from_core)?;
         self.add_note(id, by_user, note);
         Ok(self.row(id))

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 use tsunagu_acd::{AgentId, AgentStats, AgentStatus, Channel, Presence, QueueId, RouterConfig};
@@ -36,12 +36,13 @@ use tsunagu_store::rows::*;
 use tsunagu_store::{Store, Write};
 
 use super::events::{AgentState, Audience, Envelope, LiveEvent};
-use super::mapping::{agent_config, contact_of_row, queue_config, queue_rules, row_of, Requirement};
+use super::mapping::{
+    agent_config, contact_of_row, queue_config, queue_rules, row_of, Requirement,
+};
 use super::step::Step;
 use super::{CenterError, CenterResult, Clock, Command, VoiceDirective, VoiceSink};
 use figures::Figures;
 pub use figures::Today;
-use tsunagu_domain::time::rfc3339_ms as ts;
 
 /// A contact to create (validated by the caller: queue and customer belong to the tenant).
 #[derive(Clone, Debug)]
@@ -496,10 +497,6 @@ impl TenantActor {
     }
 }
 
-
-
-
-
 /// The longest pause between two attempts to store a step or to resynchronise.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -514,7 +511,10 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 /// stand (its words, which the API passes on).
 fn from_core(e: ContactError) -> CenterError {
     match e {
-        ContactError::Field { field: name, message } => field(name, &message),
+        ContactError::Field {
+            field: name,
+            message,
+        } => field(name, &message),
         other => CenterError::Conflict(other.to_string()),
     }
 }

@@ -123,9 +123,9 @@ impl TenantActor {
         let recovered = open.len();
         for row in open {
             let requirements = router_requirements(&row.requirements).unwrap_or_default();
-            if let Err(e) = self
-                .core
-                .handle_recovered(now, contact_of_row(&row), requirements, mode)
+            if let Err(e) =
+                self.core
+                    .handle_recovered(now, contact_of_row(&row), requirements, mode)
             {
                 error!(tenant = %self.tenant.slug, contact = row.id, "contact could not be restored: {e}");
             }
@@ -138,7 +138,10 @@ impl TenantActor {
             .collect();
         for (id, p) in presences {
             if p != Presence::Offline {
-                let _ = self.core.router_mut().handle_presence(now, AgentId(id as u64), p);
+                let _ = self
+                    .core
+                    .router_mut()
+                    .handle_presence(now, AgentId(id as u64), p);
             }
             self.step.touch_agent(id);
         }

@@ -137,9 +137,7 @@ impl TenantActor {
                 Ok(VoiceReply::Done)
             }
             VoiceCommand::Requeue { contact } => {
-                self.core
-                    .handle_requeue(now, contact)
-                    .map_err(from_core)?;
+                self.core.handle_requeue(now, contact).map_err(from_core)?;
                 Ok(VoiceReply::Done)
             }
             VoiceCommand::Position { contact } => Ok(self.position(contact)),
@@ -242,11 +240,7 @@ impl TenantActor {
         let Some(q) = self.core.contact(contact).and_then(|c| c.queue_id) else {
             return nowhere;
         };
-        let Some(position) = self
-            .core
-            .router()
-            .queue_position(ContactId(contact as u64))
-        else {
+        let Some(position) = self.core.router().queue_position(ContactId(contact as u64)) else {
             return nowhere;
         };
         let staffed = self
