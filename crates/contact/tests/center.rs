@@ -293,6 +293,65 @@ fn the_wrap_up_timer_completes_and_a_late_disposition_is_still_recorded() {
     assert_eq!(done, WrapUpDone::Nothing);
 }
 
+/// Regression (a newcomer's try): the refusal came after the conversation had been ended,
+/// so a refused wrap-up still hung up the call and started after-call work.
+#[test]
+fn an_unknown_disposition_is_refused_before_the_conversation_is_ended() {
+    let mut f = Floor::new(None);
+    f.call(200);
+    assert!(f.c.handle_call_accept(f.now, 200, AGENT));
+    f.c.handle_call_connected(f.now, 200, AGENT);
+    f.effects();
+    let before = f.c.contact(200).cloned();
+    let r = f.c.handle_wrap_up(
+        f.now,
+        200,
+        WrapUpBy {
+            agent: AGENT,
+            by_user: 7,
+            disposition: Some("nope".into()),
+        },
+        None,
+        |_, _| false,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(ContactError::Field {
+                field: "disposition",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(f.c.contact(200).cloned(), before, "still talking");
+    assert!(f.c.poll_effect().is_none(), "no hang-up, no event");
+    assert!(f.c.take_touched().is_empty());
+    assert_eq!(f.agent_status(), AgentStatus::Busy);
+    // Another agent's conversation is refused as before, also without change.
+    let r = f.c.handle_wrap_up(
+        f.now,
+        200,
+        WrapUpBy {
+            agent: 99,
+            by_user: 7,
+            disposition: None,
+        },
+        None,
+        |_, _| true,
+    );
+    assert_eq!(
+        r,
+        Err(ContactError::Lifecycle(
+            tsunagu_contact::lifecycle::LifecycleError::NotConnectedTo {
+                contact: 200,
+                agent: 99
+            }
+        ))
+    );
+    assert!(f.c.poll_effect().is_none());
+}
+
 #[test]
 fn an_unknown_disposition_is_refused_naming_the_field() {
     let mut f = Floor::new(None);

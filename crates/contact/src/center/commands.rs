@@ -263,12 +263,28 @@ impl Center {
         } = by;
         self.begin(now);
         let now = self.now;
+        // Everything that can refuse the request is checked before anything changes: the
+        // conversation must be the agent's, the disposition one of its queue.
+        let row = match self.contacts.get(&id) {
+            Some(r) => r.clone(),
+            None => stored.ok_or(ContactError::NotOpen(id))?,
+        };
+        let talking = row.status == ContactStatus::Connected;
+        if talking {
+            lifecycle::still_going(&row.current(), Some(agent))?;
+        } else {
+            lifecycle::handled_by(&row.current(), agent)?;
+        }
+        if let Some(code) = &disposition {
+            if !known_code(row.queue_id, code) {
+                return Err(ContactError::field(
+                    "disposition",
+                    "is not a wrap-up code of this contact's queue",
+                ));
+            }
+        }
         // Still talking: end and wrap up in one go.
-        if self
-            .contacts
-            .get(&id)
-            .is_some_and(|c| c.status == ContactStatus::Connected)
-        {
+        let row = if talking {
             self.handle_end(
                 now,
                 id,
@@ -279,20 +295,13 @@ impl Center {
                     hang_up_call: true,
                 },
             )?;
-        }
-        let row = match self.contacts.get(&id) {
-            Some(r) => r.clone(),
-            None => stored.ok_or(ContactError::NotOpen(id))?,
+            self.contacts
+                .get(&id)
+                .cloned()
+                .ok_or(ContactError::NotOpen(id))?
+        } else {
+            row
         };
-        lifecycle::handled_by(&row.current(), agent)?;
-        if let Some(code) = &disposition {
-            if !known_code(row.queue_id, code) {
-                return Err(ContactError::field(
-                    "disposition",
-                    "is not a wrap-up code of this contact's queue",
-                ));
-            }
-        }
         let done = match lifecycle::wrap_up(&row.current(), agent, disposition.is_some())? {
             WrapUp::Complete => {
                 self.router
