@@ -412,44 +412,6 @@ impl DispositionRow {
 }
 
 impl ContactRow {
-    /// A contact as created at `now` (Unix ms): nothing has happened to it yet — no queue,
-    /// customer, agent or times beyond its creation. Callers add what they know with struct
-    /// update syntax (`ContactRow { queue_id: Some(q), ..ContactRow::new(…) }`).
-    pub fn new(
-        id: i64,
-        tenant_id: i64,
-        channel: &str,
-        direction: &str,
-        status: &str,
-        now: i64,
-    ) -> ContactRow {
-        ContactRow {
-            id,
-            tenant_id,
-            channel: channel.into(),
-            direction: direction.into(),
-            status: status.into(),
-            queue_id: None,
-            customer_id: None,
-            agent_id: None,
-            priority: 0,
-            subject: None,
-            customer_address: None,
-            attributes: "{}".into(),
-            requirements: "[]".into(),
-            created_at: now,
-            queued_at: None,
-            queue_entered_at: None,
-            offered_at: None,
-            answered_at: None,
-            ended_at: None,
-            acw_done_at: None,
-            end_reason: None,
-            disposition_code: None,
-            updated_at: now,
-        }
-    }
-
     pub(crate) const COLUMNS: &'static str =
         "id, tenant_id, channel, direction, status, queue_id, \
         customer_id, agent_id, priority, subject, customer_address, attributes, requirements, \

@@ -571,9 +571,7 @@ pub async fn transfer(
         return Err(ApiError::field("note", "must be at most 10000 characters"));
     }
     let tenant = who.tenant_id();
-    if app.store.queue(tenant, input.queue_id).await?.is_none() {
-        return Err(ApiError::field("queue_id", "no such queue"));
-    }
+    super::input::known_queue(&app, tenant, input.queue_id).await?;
     let agent_id = if who.is_supervisor() && input.agent_id.is_none() {
         None
     } else {

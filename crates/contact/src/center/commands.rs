@@ -342,11 +342,10 @@ impl Center {
         let now = self.now;
         let row = self.open(id)?;
         let status = lifecycle::still_going(&row.current(), agent)?;
-        let is_call = row.is_call();
         if !self.has_queue(to) {
             return Err(ContactError::field("queue_id", "no such queue"));
         }
-        let row = self.open(id)?;
+        let is_call = row.is_call();
         let (from, handler) = (
             row.queue_id,
             row.agent_id.filter(|_| status == ContactStatus::Connected),
